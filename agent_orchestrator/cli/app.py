@@ -1,0 +1,224 @@
+"""The `agents` command line (typer + rich). Each verb parses, calls the core, prints.
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. `--config PATH` is accepted before
+or after the verb (default ./agents.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from agent_orchestrator.cli import render
+from agent_orchestrator.config import Config, ConfigError, load_config
+from agent_orchestrator.project import Project, UnknownNameError
+from agent_orchestrator.scaffold import ScaffoldError, init_project
+from agent_orchestrator.tmux import TmuxError
+
+app = typer.Typer(
+    name="agents",
+    help="Run a team of AI coding agents in tmux and keep it working.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print `message` on stderr and exit with `code`."""
+    err.print(message, markup=False)
+    raise typer.Exit(code)
+
+
+def config_path(ctx: typer.Context) -> Path:
+    """The --config path of this invocation."""
+    return Path((ctx.obj or {}).get("config", "agents.toml"))
+
+
+def load(ctx: typer.Context) -> Config:
+    """Load and validate the config, or print every problem and exit 2."""
+    try:
+        return load_config(config_path(ctx))
+    except ConfigError as exc:
+        for line in exc.lines:
+            err.print(line, markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def project(ctx: typer.Context) -> Project:
+    """The project of this invocation's config."""
+    return Project(load(ctx))
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    config: Path = typer.Option(Path("agents.toml"), "--config", "-c", help="Path of agents.toml (accepted before or after the verb)."),
+) -> None:
+    ctx.obj = {"config": str(config)}
+
+
+@app.command()
+def validate(ctx: typer.Context) -> None:
+    """Check agents.toml without starting anything: prints "ok" and a summary, or the errors (exit 2)."""
+    config = load(ctx)
+    out.print(f"ok: {config_path(ctx)}: {render.summary(config)}", markup=False)
+
+
+@app.command()
+def up(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, help="Agents/services to start (default: all enabled).")) -> None:
+    """Start enabled agents and services that are not running; running ones are left alone."""
+    proj = project(ctx)
+    try:
+        with err.status("starting…") as spinner:
+            outcomes = proj.up(names or (), progress=lambda msg: spinner.update(msg))
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    out.print(render.outcome_table(outcomes))
+    if any(o.failed for o in outcomes):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, help="Agents/services to stop (default: all).")) -> None:
+    """Stop agents and services (kills their sessions). Idempotent."""
+    proj = project(ctx)
+    try:
+        outcomes = proj.down(names or ())
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    out.print(render.outcome_table(outcomes))
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print the same facts as JSON.")) -> None:
+    """Show every agent and service and its state (starts nothing)."""
+    proj = project(ctx)
+    rows = proj.status()
+    server = proj.config.defaults.tmux_socket or "default tmux server"
+    if as_json:
+        payload = {
+            "config": str(proj.config.path),
+            "session_prefix": proj.config.defaults.session_prefix,
+            "tmux_socket": proj.config.defaults.tmux_socket,
+            "agents": [r.to_dict() for r in rows],
+        }
+        out.print_json(json.dumps(payload))
+        return
+    out.print(f"[bold]{proj.config.path}[/bold] — {render.summary(proj.config)} — tmux: {server}")
+    out.print(render.status_table(proj.config, rows))
+
+
+@app.command()
+def attach(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or service to attach to.")) -> None:
+    """Attach this terminal to the agent's tmux session (exact target, right server)."""
+    proj = project(ctx)
+    try:
+        unit = proj.select([name])[0]
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    session = unit.session or ""
+    if not proj.runtime.has_session(session):
+        fail(f"{name} is not running (session {session}); start it with `agents up {name}`")
+    verb = ["switch-client", "-t", f"={session}"] if os.environ.get("TMUX") and not proj.config.defaults.tmux_socket else ["attach-session", "-t", f"={session}"]
+    argv = proj.runtime.base_argv() + verb
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent to send to."),
+    text: Optional[str] = typer.Argument(None, help="The message (or use --file)."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the message from this file ('-' = stdin)."),
+) -> None:
+    """Paste a message into an agent, submit it, and verify it was submitted (exit 1 if not)."""
+    if (text is None) == (file is None):
+        fail("give the message as TEXT or with --file FILE (one of them)", EXIT_USAGE)
+    if file is not None:
+        try:
+            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"{file}: cannot read: {exc.strerror}", EXIT_USAGE)
+    assert text is not None
+    if not text.strip():
+        fail("the message is empty", EXIT_USAGE)
+    proj = project(ctx)
+    try:
+        result = proj.send(name, text)
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if not result.ok:
+        fail(f"{name}: not delivered: {result.reason}")
+    out.print(f"delivered to {name}" + (f" (after {result.attempts} submits)" if result.attempts > 1 else ""))
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent or service."),
+    lines: int = typer.Option(40, "-n", "--lines", min=1, help="How many rows (scrollback included)."),
+) -> None:
+    """Print the recent screen of an agent's pane."""
+    proj = project(ctx)
+    try:
+        rows = proj.logs(name, lines)
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except TmuxError:
+        fail(f"{name} is not running; nothing to show")
+    for row in rows:
+        out.print(row, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init(directory: Path = typer.Argument(..., help="Folder for the new project (created if missing).")) -> None:
+    """Scaffold a starter agents.toml (with a unique session_prefix), prompts/ and a first plan."""
+    try:
+        written = init_project(directory)
+    except ScaffoldError as exc:
+        fail(str(exc), EXIT_USAGE)
+    for path in written:
+        out.print(f"wrote {path}", markup=False)
+    out.print(f"next: edit {directory / 'agents.toml'}, then `agents --config {directory / 'agents.toml'} validate`", markup=False)
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """Move `--config PATH` / `--config=PATH` / `-c PATH` in front of the verb so it works anywhere.
+
+    Arguments after a literal `--` are left alone.
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            moved += ["--config", argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    app(args=args, prog_name="agents")

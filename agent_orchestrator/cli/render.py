@@ -1,0 +1,68 @@
+"""Pure renderers: state in, rich renderables out. Nothing here reads tmux or files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+
+from agent_orchestrator.config.schema import Config
+from agent_orchestrator.project import Outcome, UnitStatus
+
+_STATE_STYLE = {
+    "running": "green",
+    "stopped": "dim",
+    "disabled": "dim",
+    "dead": "red",
+    "exited": "yellow",
+    "needs-human": "bold red",
+    "limited": "magenta",
+    "paused": "cyan",
+}
+_ACTION_STYLE = {"started": "green", "restarted": "yellow", "failed": "bold red", "stopped": "cyan"}
+
+
+def summary(config: Config) -> str:
+    """One line describing a config: prefix, agents by kind, services, backends used, phases."""
+    kinds: dict[str, int] = {}
+    for agent in config.agents:
+        kinds[agent.kind] = kinds.get(agent.kind, 0) + 1
+    by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    used = sorted({a.backend or "" for a in config.agents})
+    parts = [
+        f"{len(config.agents)} agent{'s' if len(config.agents) != 1 else ''}" + (f" ({by_kind})" if by_kind else ""),
+        f"{len(config.services)} service{'s' if len(config.services) != 1 else ''}",
+        f"backends: {', '.join(used) or 'none'}",
+    ]
+    if config.loop is not None:
+        parts.append(f"{len(config.loop.phases)} phase{'s' if len(config.loop.phases) != 1 else ''}")
+    return f"prefix {config.defaults.session_prefix!r}: " + "; ".join(parts)
+
+
+def state_text(row: UnitStatus) -> Text:
+    """The state cell: colour-coded, with the exit code of a dead pane."""
+    label = row.state
+    if row.state == "dead" and row.exit_code is not None:
+        label = f"dead ({row.exit_code})"
+    return Text(label, style=_STATE_STYLE.get(row.state, ""))
+
+
+def status_table(config: Config, rows: Sequence[UnitStatus]) -> Table:
+    """The `status` table."""
+    table = Table(title=None, show_edge=False, header_style="bold")
+    for column in ("name", "kind", "backend", "model", "watch", "session", "state"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row))
+    return table
+
+
+def outcome_table(outcomes: Sequence[Outcome]) -> Table:
+    """What `up` / `down` did, one row per unit."""
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("name", "session", "action", "detail"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(o.name, o.session, Text(o.action, style=_ACTION_STYLE.get(o.action, "")), o.detail)
+    return table

@@ -1,0 +1,256 @@
+"""Loading `agents.toml`: TOML parsing, preset merging, inheritance and cross-checks.
+
+`load_config(path)` returns a `Config` or raises `ConfigError` whose `lines` are one-line
+messages of the form ``<file>: <key path>: <what is wrong and what is expected>``.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from agent_orchestrator.backends import PRESETS, merge_backend
+from agent_orchestrator.config.fields import Context, build, show, suggest
+from agent_orchestrator.config.schema import (
+    AgentConfig,
+    BackendConfig,
+    Config,
+    DefaultsConfig,
+    LoopConfig,
+    ServiceConfig,
+    WatchdogConfig,
+)
+
+TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop")
+KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")
+# tmux turns "." and ":" in session names into "_" and ":" separates targets: keep names plain.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `lines` holds one message per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_config(path: Path | str) -> Config:
+    """Parse and validate the config at `path`.
+
+    Raises ConfigError listing every problem found (unknown keys with a "did you mean", missing
+    required keys, wrong types and values, unknown backends and ping targets, duplicate names or
+    sessions, regexes that do not compile, invalid TOML with line and column).
+    """
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{shown}: no such file (create one with `agents init DIR`, or pass --config PATH)"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{shown}: cannot read: {exc}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{shown}: invalid TOML: {_toml_message(exc)}"]) from None
+    ctx = Context(path.resolve().parent)
+    config = _build(raw, path.resolve(), ctx)
+    if ctx.problems:
+        raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in ctx.problems])
+    return config
+
+
+def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
+    # Python 3.11's tomllib puts the position in the message: "... (at line 3, column 7)".
+    msg = str(exc)
+    m = re.search(r"\(at line (\d+), column (\d+)\)$", msg)
+    if m:
+        return f"line {m.group(1)}, column {m.group(2)}: {msg[: m.start()].strip()}"
+    return msg
+
+
+def _table(raw: dict[str, Any], key: str, ctx: Context) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        ctx.add(key, f"expected a table [{key}], got {show(value)}")
+        return {}
+    return value
+
+
+def _build(raw: dict[str, Any], path: Path, ctx: Context) -> Config:
+    for key in raw:
+        if key not in TOP_LEVEL:
+            ctx.add(key, f"unknown key{suggest(key, TOP_LEVEL)}")
+    watchdog = build(WatchdogConfig, _table(raw, "watchdog", ctx), "watchdog", ctx)
+    defaults = build(DefaultsConfig, _table(raw, "defaults", ctx), "defaults", ctx)
+    if defaults.dir is None:
+        defaults.dir = ctx.root
+    if defaults.session_prefix is not None and not _PREFIX_RE.match(defaults.session_prefix):
+        ctx.add("defaults.session_prefix", f"{show(defaults.session_prefix)} may only hold letters, digits, '-' and '_'")
+    backends = _backends(_table(raw, "backend", ctx), ctx)
+    agents = [_agent(t, i, defaults, ctx) for i, t in enumerate(_array(raw, "agent", ctx))]
+    services = [_service(t, i, defaults, ctx) for i, t in enumerate(_array(raw, "service", ctx))]
+    loop = build(LoopConfig, raw["loop"], "loop", ctx) if isinstance(raw.get("loop"), dict) else None
+    if "loop" in raw and not isinstance(raw["loop"], dict):
+        ctx.add("loop", f"expected a table [loop], got {show(raw['loop'])}")
+    config = Config(path, watchdog, defaults, backends, agents, services, loop)
+    _cross_check(config, ctx)
+    return config
+
+
+def _array(raw: dict[str, Any], key: str, ctx: Context) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        ctx.add(key, f"expected an array of tables [[{key}]], got {show(value)}")
+        return []
+    return value
+
+
+def _backends(tables: dict[str, Any], ctx: Context) -> dict[str, BackendConfig]:
+    raws: dict[str, dict[str, Any]] = {name: dict(preset) for name, preset in PRESETS.items()}
+    for name, block in tables.items():
+        key = f"backend.{name}"
+        if not isinstance(block, dict):
+            ctx.add(key, f"expected a table [backend.{name}], got {show(block)}")
+            continue
+        extends = block.get("extends")
+        if extends is None:
+            base = PRESETS.get(name, {})
+        elif extends == name and name in PRESETS:
+            base = PRESETS[name]
+        elif isinstance(extends, str) and extends in raws and extends != name:
+            base = raws[extends]
+        else:
+            known = sorted(raws)
+            ctx.add(f"{key}.extends", f"{show(extends)} is not a known backend (known: {', '.join(known)}){suggest(str(extends), known)}")
+            base = {}
+        if "name" in block:
+            ctx.add(f"{key}.name", "unknown key (the backend's name is its table name)")
+            block = {k: v for k, v in block.items() if k != "name"}
+        raws[name] = merge_backend(base, block)
+        if "extends" in block:
+            raws[name]["extends"] = block["extends"]
+    out: dict[str, BackendConfig] = {}
+    for name, table in raws.items():
+        backend = build(BackendConfig, table, f"backend.{name}", ctx)
+        backend.name = name
+        if not _NAME_RE.match(name):
+            ctx.add(f"backend.{name}", "a backend name may only hold letters, digits, '-' and '_'")
+        if backend.prompt_delivery == "exec" and not backend.exec_template:
+            ctx.add(f"backend.{name}.exec_template", 'required when prompt_delivery = "exec" (an argv list with {prompt} or {prompt_file})')
+        out[name] = backend
+    return out
+
+
+def _agent(table: dict[str, Any], i: int, defaults: DefaultsConfig, ctx: Context) -> AgentConfig:
+    key = f"agent[{i}]"
+    agent: AgentConfig = build(AgentConfig, table, key, ctx)
+    agent.backend = agent.backend or defaults.backend
+    agent.model = agent.model if agent.model is not None else defaults.model
+    agent.watch = agent.watch or defaults.watch
+    agent.dir = agent.dir or defaults.dir
+    if agent.prompt is not None and agent.prompt_file is not None:
+        ctx.add(f"{key}.prompt_file", "give either prompt or prompt_file, not both")
+    if agent.prompt_file is not None and not agent.prompt_file.is_file():
+        ctx.add(f"{key}.prompt_file", f"file not found: {agent.prompt_file}")
+    return agent
+
+
+def _service(table: dict[str, Any], i: int, defaults: DefaultsConfig, ctx: Context) -> ServiceConfig:
+    key = f"service[{i}]"
+    service: ServiceConfig = build(ServiceConfig, table, key, ctx)
+    service.dir = service.dir or defaults.dir
+    service.watch = service.watch or "heal"
+    if service.cmd == []:
+        ctx.add(f"{key}.cmd", "expected a non-empty argv list, got []")
+    return service
+
+
+def _cross_check(config: Config, ctx: Context) -> None:
+    prefix = config.defaults.session_prefix or ""
+    names: dict[str, str] = {}
+    sessions: dict[str, str] = {config.watchdog_session: "the watchdog"}
+    units = [(f"agent[{i}]", a.name, a.session) for i, a in enumerate(config.agents)]
+    units += [(f"service[{i}]", s.name, s.session) for i, s in enumerate(config.services)]
+    for key, name, session in units:
+        if name is None:
+            continue
+        if not _NAME_RE.match(name):
+            ctx.add(f"{key}.name", f"{show(name)} may only hold letters, digits, '-' and '_'")
+        elif name in names:
+            ctx.add(f"{key}.name", f"{show(name)} is already used by {names[name]}")
+            continue
+        names[name] = key
+        session = session or prefix + name
+        if session and not _NAME_RE.match(session):
+            ctx.add(f"{key}.session", f"{show(session)} may only hold letters, digits, '-' and '_'")
+        elif session in sessions:
+            ctx.add(f"{key}.session", f"tmux session {show(session)} is already used by {sessions[session]}")
+        sessions.setdefault(session, key)
+    for i, agent in enumerate(config.agents):
+        if agent.session is None and agent.name:
+            agent.session = prefix + agent.name
+        if agent.backend not in config.backends:
+            known = sorted(config.backends)
+            ctx.add(f"agent[{i}].backend", f"{show(agent.backend)} is not a defined backend (known: {', '.join(known)}){suggest(str(agent.backend), known)}")
+        if agent.kind == "loop" and config.loop is None:
+            ctx.add(f"agent[{i}].kind", '"loop" needs a [loop] section with the phase sequence')
+    for service in config.services:
+        if service.session is None and service.name:
+            service.session = prefix + service.name
+    if config.loop is not None:
+        _check_loop(config, config.loop, ctx)
+
+
+def _check_target(config: Config, key: str, name: str, ctx: Context, kind: str | None = None) -> None:
+    agent = config.agent(name)
+    if agent is None:
+        known = [a.name for a in config.agents]
+        ctx.add(key, f"{show(name)} names no agent (agents: {', '.join(known) or 'none'}){suggest(name, known)}")
+    elif kind is not None and agent.kind != kind:
+        ctx.add(key, f'{show(name)} is a {agent.kind} agent; expected a kind = "{kind}" agent')
+
+
+def _check_loop(config: Config, loop: LoopConfig, ctx: Context) -> None:
+    if loop.kickoff is not None:
+        if not loop.kickoff.is_file():
+            ctx.add("loop.kickoff", f"file not found: {loop.kickoff}")
+        else:
+            for slot in _template_slots(loop.kickoff, ctx):
+                if slot not in KICKOFF_SLOTS:
+                    allowed = ", ".join("{" + s + "}" for s in KICKOFF_SLOTS)
+                    ctx.add("loop.kickoff", f"unknown slot {{{slot}}} in {loop.kickoff.name} (slots: {allowed}){suggest(slot, KICKOFF_SLOTS)}")
+    seen: dict[str, int] = {}
+    for i, phase in enumerate(loop.phases):
+        if phase.id in seen:
+            ctx.add(f"loop.phases[{i}].id", f"{show(phase.id)} is already used by loop.phases[{seen[phase.id]}]")
+        seen.setdefault(phase.id, i)
+        if phase.plan is not None and not phase.plan.is_file():
+            ctx.add(f"loop.phases[{i}].plan", f"file not found: {phase.plan}")
+    if loop.on_complete is not None and loop.on_complete.run:
+        _check_target(config, "loop.on_complete.run", loop.on_complete.run, ctx, kind="task")
+    handoff = loop.handoff
+    for field_name in ("claim_pings", "review_pings"):
+        for j, name in enumerate(getattr(handoff, field_name)):
+            _check_target(config, f"loop.handoff.{field_name}[{j}]", name, ctx)
+    for file, name in handoff.inboxes.items():
+        _check_target(config, f"loop.handoff.inboxes.{file}", name, ctx)
+    if loop.roles_dir is not None:
+        for i, agent in enumerate(config.agents):
+            if agent.kind == "loop" and agent.role and not (loop.roles_dir / f"{agent.role}.md").is_file():
+                ctx.add(f"agent[{i}].role", f"role file not found: {loop.roles_dir / (agent.role + '.md')}")
+
+
+def _template_slots(path: Path, ctx: Context) -> list[str]:
+    """Names of the `{slot}`s in a kickoff template ({{ and }} are literal braces)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except (ValueError, OSError) as exc:
+        ctx.add("loop.kickoff", f"{path.name} is not a usable template ({exc}); write literal braces as {{{{ and }}}}")
+        return []

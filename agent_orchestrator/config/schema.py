@@ -1,0 +1,240 @@
+"""The `agents.toml` schema as typed dataclasses.
+
+Every field carries its TOML key (the field name), its type (checked by `config.fields`), its
+default and, in `metadata`, constraints the checker enforces:
+
+- ``positive``: a number of seconds (or a count) that must be > 0;
+- ``regex``: a Python regular expression that must compile;
+- ``path``: a path, resolved against the directory of the config file;
+- ``required``: the key must be present;
+- ``choices``: the allowed string values;
+- ``doc``: one line for the README's config reference and for error messages.
+
+Durations are seconds (float). Regexes stay strings here (users override them from TOML);
+consumers compile them through `config.regex.compiled`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def opt(default: Any = None, *, doc: str = "", factory: Any = None, **meta: Any) -> Any:
+    """A dataclass field with a default (or factory) and checker metadata."""
+    meta["doc"] = doc
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+KINDS = ("loop", "persistent", "task")
+WATCH_MODES = ("none", "heal", "heal+stall")
+PROMPT_DELIVERIES = ("arg", "paste", "exec")
+TOKEN_GRANULARITIES = ("gate", "phase")
+
+
+@dataclass
+class WatchdogConfig:
+    """`[watchdog]`: tick pacing, stall/limit timing and the restart policy (all in seconds)."""
+
+    signal_interval: float = opt(5.0, positive=True, doc="light tick: stall, limits, wakes, handoff, phase advance")
+    heavy_interval: float = opt(30.0, positive=True, doc="heavy tick: heal dead or exited agents")
+    stall_grace: float = opt(120.0, positive=True, doc="slack after a WAITING-UNTIL time before the agent counts as stalled")
+    limit_reset_slack: float = opt(60.0, positive=True, doc="wait this long past a usage-limit reset before probing")
+    limit_probe_fallback: float = opt(1800.0, positive=True, doc="probe interval when a usage-limit banner has no parseable reset time")
+    log_tokens: bool = opt(False, doc="write per-phase (and per-gate) token records to <log_dir>/token-log.jsonl")
+    token_granularity: str = opt("gate", choices=TOKEN_GRANULARITIES, doc='"gate": a record per claimed gate and per phase; "phase": per phase only')
+    start_secs: float = opt(10.0, positive=True, doc="a start that dies within this many seconds is a failed start")
+    restart_backoff: float = opt(5.0, positive=True, doc="first delay after a failed start; doubles per failed start")
+    restart_backoff_max: float = opt(300.0, positive=True, doc="cap on the restart backoff")
+    restart_burst: int = opt(5, positive=True, doc="more restarts than this within restart_window puts the agent in needs-human")
+    restart_window: float = opt(600.0, positive=True, doc="the window restart_burst counts over")
+    delivery_attempts: int = opt(3, positive=True, doc="how many times a message's submit is retried before delivery fails")
+
+
+@dataclass
+class DefaultsConfig:
+    """`[defaults]`: the project namespace and values every agent and service inherits."""
+
+    session_prefix: str = opt(None, required=True, doc="tmux session namespace, prepended to every agent name (required)")
+    log_dir: Path = opt(None, required=True, path=True, doc="state, events, logs and the token ledger live here (required)")
+    backend: str = opt("claude", doc="backend of agents that do not name one")
+    model: str | None = opt(None, doc="model of agents that do not name one (backend default if unset)")
+    watch: str = opt("heal", choices=WATCH_MODES, doc="supervision of agents that do not set it")
+    dir: Path | None = opt(None, path=True, doc="working directory of agents that do not set it (default: the config's folder)")
+    tmux_socket: str | None = opt(None, doc="private tmux server: a socket name (-L) or, with a '/', a socket path (-S); default: the user's server")
+    width: int = opt(200, positive=True, doc="pane width of new sessions (columns)")
+    height: int = opt(50, positive=True, doc="pane height of new sessions (rows)")
+
+
+@dataclass
+class DialogConfig:
+    """One startup/permission dialog a backend may show, and the keys that answer it."""
+
+    match: str = opt(None, required=True, regex=True, doc="regex that is on screen while the dialog is up")
+    keys: list[str] = opt(factory=list, doc="tmux key names sent to answer it, e.g. [\"Down\", \"Enter\"]")
+    name: str = opt("", doc="label used in events")
+
+
+@dataclass
+class TranscriptsConfig:
+    """Where a backend writes its transcripts and which reader parses them."""
+
+    path: str = opt("", doc="folder of JSONL transcripts; ~ is the agent's HOME")
+    reader: str = opt("none", choices=("claude", "codex", "none"), doc="transcript format")
+
+
+@dataclass
+class BackendConfig:
+    """`[backend.<name>]`: how to launch an agent CLI and how to read its screen.
+
+    A block named like a built-in preset (claude, codex, demo) — or with `extends = "<preset>"` —
+    starts from that preset and overrides the keys it sets; `env` tables are merged.
+    """
+
+    name: str = opt("", internal=True, doc="(the table name)")
+    extends: str | None = opt(None, doc="preset or earlier backend this block starts from")
+    bin: str = opt(None, required=True, doc="the executable")
+    flags: list[str] = opt(factory=list, doc="arguments placed before the model flag and the kickoff")
+    env: dict[str, str] = opt(factory=dict, doc="environment added for agents of this backend")
+    model_flag: str = opt("--model", doc="flag that takes the model name; \"\" = the model is not passed")
+    prompt_delivery: str = opt("arg", choices=PROMPT_DELIVERIES, doc='"arg": kickoff as the last argument; "paste": start, then paste it; "exec": exec_template')
+    exec_template: list[str] = opt(factory=list, doc="argv for prompt_delivery = exec; slots {bin} {model} {prompt} {prompt_file}")
+    submit_key: str = opt("Enter", doc="tmux key that submits pasted input")
+    process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
+    stall_idle: float = opt(600.0, positive=True, doc="seconds without screen change (and not busy) before the agent counts as stalled")
+    active_re: str = opt("", regex=True, doc="on the live bottom of the screen: working right now")
+    input_re: str = opt("", regex=True, doc="matches the input line; group 1 is its content (used to verify a submit)")
+    limit_re: str = opt("", regex=True, doc="usage-limit banner")
+    fatal_re: str = opt("", regex=True, doc="unrecoverable conversation: restart fresh")
+    ready_re: str = opt("", regex=True, doc="screen is ready for a pasted kickoff (prompt_delivery = paste)")
+    startup_timeout: float = opt(60.0, positive=True, doc="seconds to wait for ready_re before pasting anyway")
+    supports_resume: bool = opt(False, doc="the CLI can continue its last conversation")
+    resume_flags: list[str] = opt(factory=list, doc="flags added when an agent with resume = true restarts")
+    dialogs: list[DialogConfig] = opt(factory=list, doc="startup dialogs: [{match, keys, name}]")
+    transcripts: TranscriptsConfig = opt(factory=TranscriptsConfig, doc="{path, reader}")
+    screen: str = opt("", doc="built-in screen detector set (claude, codex) for detailed pane states")
+
+
+@dataclass
+class WakeConfig:
+    """`wake = {interval, prompt}`: re-prompt a persistent agent / re-run a task agent."""
+
+    interval: float = opt(None, required=True, positive=True, doc="seconds between wakes")
+    prompt: str = opt("", doc="text sent (persistent) or the run's kickoff (task); default: the agent's prompt")
+
+
+@dataclass
+class AgentConfig:
+    """`[[agent]]`: one agent in its own tmux session."""
+
+    name: str = opt(None, required=True, doc="unique name; the session is session_prefix + name")
+    session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
+    kind: str = opt("persistent", choices=KINDS, doc='"loop" (phase machine), "persistent" (supervisor, watcher) or "task" (one-shot)')
+    role: str | None = opt(None, doc="role name; loop agents get <roles_dir>/<role>.md appended to the kickoff")
+    dir: Path | None = opt(None, path=True, doc="working directory (default: [defaults].dir or the config's folder)")
+    watch: str | None = opt(None, choices=WATCH_MODES, doc="supervision: none, heal, heal+stall (default: [defaults].watch)")
+    backend: str | None = opt(None, doc="backend name (default: [defaults].backend)")
+    model: str | None = opt(None, doc="model (default: [defaults].model)")
+    prompt: str | None = opt(None, doc="kickoff text")
+    prompt_file: Path | None = opt(None, path=True, doc="kickoff read from this file")
+    wake: WakeConfig | None = opt(None, doc="{interval, prompt}")
+    enabled: bool = opt(True, doc="false: never started, shown as disabled")
+    resume: bool = opt(False, doc="continue the last conversation on restart (if the backend supports it)")
+    env: dict[str, str] = opt(factory=dict, doc="environment added for this agent")
+
+
+@dataclass
+class ServiceConfig:
+    """`[[service]]`: a plain long-running command in its own session (no prompt, healed if watched)."""
+
+    name: str = opt(None, required=True, doc="unique name (shares the namespace with agents)")
+    cmd: list[str] = opt(None, required=True, doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]")
+    session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
+    dir: Path | None = opt(None, path=True, doc="working directory")
+    env: dict[str, str] = opt(factory=dict, doc="environment added")
+    enabled: bool = opt(True, doc="false: never started")
+    watch: str | None = opt(None, choices=("none", "heal"), doc="heal restarts it when it exits (default: heal)")
+
+
+@dataclass
+class PhaseConfig:
+    """One entry of `[loop].phases`."""
+
+    id: str = opt(None, required=True, doc="phase id, used in kickoffs and the token ledger")
+    plan: Path = opt(None, required=True, path=True, doc="the phase's plan file")
+    status: str = opt(None, required=True, doc="status file, relative to the handoff repo, read as pushed on origin/main")
+    models: dict[str, str] = opt(factory=dict, doc="{role = model} overrides for this phase")
+
+
+@dataclass
+class OnCompleteConfig:
+    """`on_complete = {run = "<task agent>"}`."""
+
+    run: str = opt(None, required=True, doc="task agent started once after the last phase")
+
+
+@dataclass
+class HandoffConfig:
+    """`[loop.handoff]`: git claim/review pings and inbox files."""
+
+    claim_pattern: str = opt("^claim", regex=True, doc="commit subject regex that pings claim_pings")
+    review_pattern: str = opt("^review", regex=True, doc="commit subject regex that pings review_pings")
+    claim_pings: list[str] = opt(factory=list, one_or_many=True, doc="agent name or list pinged on a claim commit")
+    review_pings: list[str] = opt(factory=list, one_or_many=True, doc="agent name or list pinged on a review commit")
+    inboxes: dict[str, str] = opt(factory=dict, doc="{file = agent}: a pushed change of the file pings the agent")
+    fetch_timeout: float = opt(30.0, positive=True, doc="seconds a git fetch may take")
+
+
+@dataclass
+class LoopConfig:
+    """`[loop]`: the phase sequence loop agents walk through."""
+
+    kickoff: Path = opt(None, required=True, path=True, doc="kickoff template; slots {phase_id} {plan} {status} {role} {done_marker} {state_dir}")
+    roles_dir: Path | None = opt(None, path=True, doc="folder of <role>.md files appended to the kickoff")
+    repo: Path | None = opt(None, path=True, doc="the handoff work repo (a clone whose origin the loop agents push to)")
+    state_dir: str = opt(".agents", doc="folder inside the repo for status files and inboxes")
+    phases: list[PhaseConfig] = opt(factory=list, doc="[{id, plan, status, models}]")
+    done_marker: str = opt("## DONE", doc="a status-file line equal to this marks the phase done")
+    done_nudge: bool = opt(True, doc="nudge a stalled loop agent once per phase before rebooting it")
+    on_complete: OnCompleteConfig | None = opt(None, doc='{run = "<task agent>"}')
+    resume: bool = opt(False, doc="keep loop agents' conversations across phases")
+    handoff: HandoffConfig = opt(factory=HandoffConfig, doc="[loop.handoff]")
+
+
+@dataclass
+class Config:
+    """A validated `agents.toml`: every agent has its inherited values filled in."""
+
+    path: Path
+    watchdog: WatchdogConfig
+    defaults: DefaultsConfig
+    backends: dict[str, BackendConfig]
+    agents: list[AgentConfig]
+    services: list[ServiceConfig]
+    loop: LoopConfig | None = None
+
+    @property
+    def root(self) -> Path:
+        """Directory of the config file; relative paths resolve against it."""
+        return self.path.parent
+
+    def agent(self, name: str) -> AgentConfig | None:
+        """The agent called `name`, or None."""
+        return next((a for a in self.agents if a.name == name), None)
+
+    def service(self, name: str) -> ServiceConfig | None:
+        """The service called `name`, or None."""
+        return next((s for s in self.services if s.name == name), None)
+
+    def backend_of(self, agent: AgentConfig) -> BackendConfig:
+        """The agent's backend (validation guarantees it exists)."""
+        assert agent.backend is not None
+        return self.backends[agent.backend]
+
+    @property
+    def watchdog_session(self) -> str:
+        """The tmux session the watchdog runs in."""
+        return f"{self.defaults.session_prefix}watchdog"

@@ -1,0 +1,224 @@
+"""Project operations behind the verbs: start, stop and report agents and services.
+
+The CLI only parses and prints; everything it shows comes from here. Sessions are used or
+created: `up` leaves a running session alone and restarts a dead one in place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_orchestrator.backends import Launch, build_launch
+from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
+from agent_orchestrator.delivery import DeliveryResult, deliver
+from agent_orchestrator.kickoff import agent_kickoff, phase_model
+from agent_orchestrator.tmux import PaneObservation, TmuxError, TmuxRuntime
+
+Unit = AgentConfig | ServiceConfig
+
+
+class UnknownNameError(ValueError):
+    """A name on the command line that is neither an agent nor a service of the config."""
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """One row of `status`: an agent, a service or the watchdog.
+
+    `state` is one of running, stopped, dead, exited, disabled (watchdog-held states such as
+    needs-human are added by the watchdog's state). `exit_code` is set for dead panes.
+    """
+
+    name: str
+    kind: str
+    backend: str
+    model: str
+    watch: str
+    session: str
+    state: str
+    exit_code: int | None = None
+    pid: int | None = None
+    command: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The row as JSON-ready facts."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an operation did to one unit: `action` (started, restarted, running, stopped,
+    absent, disabled, failed) and a human `detail`."""
+
+    name: str
+    session: str
+    action: str
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True when the operation failed for this unit."""
+        return self.action == "failed"
+
+
+class Project:
+    """A loaded config bound to its tmux server."""
+
+    def __init__(self, config: Config, runtime: TmuxRuntime | None = None) -> None:
+        self.config = config
+        self.runtime = runtime or TmuxRuntime(config.defaults.tmux_socket)
+
+    # -- paths -----------------------------------------------------------------------------
+    @property
+    def log_dir(self) -> Path:
+        """The project's log/state folder (created on demand)."""
+        return Path(self.config.defaults.log_dir)
+
+    @property
+    def spec_dir(self) -> Path:
+        """Where launch specs of panes are written."""
+        return self.log_dir / "launch"
+
+    # -- selection -------------------------------------------------------------------------
+    def units(self) -> list[Unit]:
+        """Every agent, then every service, in config order."""
+        return [*self.config.agents, *self.config.services]
+
+    def select(self, names: Iterable[str] = ()) -> list[Unit]:
+        """The units named (all when `names` is empty). Raises UnknownNameError for an unknown name."""
+        names = list(names)
+        if not names:
+            return self.units()
+        by_name = {u.name: u for u in self.units()}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            known = ", ".join(by_name) or "none"
+            raise UnknownNameError(f"unknown agent or service: {', '.join(unknown)} (known: {known})")
+        return [by_name[n] for n in names]
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self, panes: dict[str, PaneObservation] | None = None) -> list[UnitStatus]:
+        """A row per unit from one bulk observation (starts nothing)."""
+        panes = self.runtime.observe() if panes is None else panes
+        return [self._row(u, panes.get(u.session or "")) for u in self.units()]
+
+    def _row(self, unit: Unit, pane: PaneObservation | None) -> UnitStatus:
+        if isinstance(unit, AgentConfig):
+            backend = self.config.backend_of(unit)
+            kind, backend_name, model, watch = unit.kind, backend.name, unit.model or "", unit.watch or ""
+            names = set(backend.process_name)
+        else:
+            kind, backend_name, model, watch = "service", "", "", unit.watch or ""
+            names = {Path(unit.cmd[0]).name} if unit.cmd else set()
+        state, code = self.pane_state(unit, pane, names)
+        return UnitStatus(
+            name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
+            session=unit.session or "", state=state, exit_code=code,
+            pid=pane.pid if pane and not pane.dead else None,
+            command=pane.current_command if pane else "",
+        )
+
+    @staticmethod
+    def pane_state(unit: Unit, pane: PaneObservation | None, process_names: set[str]) -> tuple[str, int | None]:
+        """(state, exit code) of a unit given its pane."""
+        if pane is None:
+            return ("disabled" if not unit.enabled else "stopped"), None
+        if pane.dead:
+            return "dead", pane.dead_status
+        if isinstance(unit, AgentConfig) and pane.exited_to_shell(process_names):
+            return "exited", None
+        return "running", None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def launch_of(self, unit: Unit, phase_index: int = 0) -> Launch:
+        """The launch command of a unit (an agent with its kickoff, or a service's cmd)."""
+        if isinstance(unit, ServiceConfig):
+            return Launch(argv=list(unit.cmd), cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
+        backend = self.config.backend_of(unit)
+        kickoff = agent_kickoff(self.config, unit, phase_index)
+        prompt_file = None
+        if backend.prompt_delivery == "exec":
+            prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
+            prompt_file.parent.mkdir(parents=True, exist_ok=True)
+            prompt_file.write_text(kickoff or "", encoding="utf-8")
+        return build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index), resume=unit.resume)
+
+    def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0) -> Outcome:
+        """Start (no session) or restart in place (dead or exited pane) one unit."""
+        session = unit.session or ""
+        try:
+            launch = self.launch_of(unit, phase_index)
+            if pane is None:
+                self.runtime.start(
+                    session, launch.argv, cwd=launch.cwd, env=launch.env,
+                    width=self.config.defaults.width, height=self.config.defaults.height,
+                    spec_dir=self.spec_dir,
+                )
+                action = "started"
+            else:
+                self.runtime.restart(session, launch.argv, cwd=launch.cwd, env=launch.env, spec_dir=self.spec_dir)
+                action = "restarted"
+        except (TmuxError, OSError, ValueError) as exc:
+            return Outcome(unit.name, session, "failed", str(exc))
+        if launch.paste_prompt and isinstance(unit, AgentConfig):
+            result = self.deliver_when_ready(unit, launch.paste_prompt)
+            if not result.ok:
+                return Outcome(unit.name, session, "failed", f"started, but the kickoff was not delivered: {result.reason}")
+        return Outcome(unit.name, session, action, " ".join(launch.argv[:1]))
+
+    def up(self, names: Iterable[str] = (), progress: Callable[[str], None] | None = None) -> list[Outcome]:
+        """Use-or-create: start every enabled selected unit that is not running."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        panes = self.runtime.observe()
+        outcomes = []
+        for unit in self.select(names):
+            pane = panes.get(unit.session or "")
+            if not unit.enabled:
+                outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false"))
+                continue
+            status = self._row(unit, pane)
+            if status.state == "running":
+                outcomes.append(Outcome(unit.name, unit.session or "", "running", "left alone"))
+                continue
+            if progress:
+                progress(f"starting {unit.name} in session {unit.session}")
+            outcomes.append(self.start(unit, pane))
+        return outcomes
+
+    def down(self, names: Iterable[str] = ()) -> list[Outcome]:
+        """Kill the sessions of the selected units (idempotent)."""
+        outcomes = []
+        for unit in self.select(names):
+            killed = self.runtime.kill(unit.session or "")
+            outcomes.append(Outcome(unit.name, unit.session or "", "stopped" if killed else "absent"))
+        return outcomes
+
+    # -- input -----------------------------------------------------------------------------
+    def send(self, name: str, text: str) -> DeliveryResult:
+        """Deliver `text` to agent `name` with verified paste delivery."""
+        unit = self.select([name])[0]
+        if not isinstance(unit, AgentConfig):
+            return DeliveryResult(False, 0, f"{name} is a service; only agents take messages")
+        backend = self.config.backend_of(unit)
+        return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts)
+
+    def deliver_when_ready(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep,
+                           clock: Callable[[], float] = time.monotonic) -> DeliveryResult:
+        """Wait for the CLI to be ready (answering startup dialogs on the way), then deliver `text`.
+
+        Ready = `ready_re` on screen, or `startup_timeout` seconds passed (monotonic).
+        """
+        from agent_orchestrator.startup import wait_ready
+
+        backend = self.config.backend_of(agent)
+        session = agent.session or ""
+        wait_ready(self.runtime, session, backend, sleep=sleep, clock=clock)
+        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts)
+
+    def logs(self, name: str, lines: int) -> list[str]:
+        """The last `lines` rows of a unit's pane (scrollback included). Raises TmuxError if not running."""
+        unit = self.select([name])[0]
+        return self.runtime.capture_history(unit.session or "", lines)

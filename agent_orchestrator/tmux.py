@@ -1,0 +1,251 @@
+"""The tmux runtime: the only module that talks to tmux (through libtmux's `Server.cmd`).
+
+Every target is exact (`=session:` — on tmux 3.3a the trailing colon matters, see REFERENCE).
+Commands are started as argument lists through `agent_orchestrator.spawn`, so neither config
+text nor prompt text ever reaches a shell or tmux's own command parser, and the size limit of a
+tmux client message does not cap the length of a kickoff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+
+# One tab-separated row per pane; every field the policies need, read in one call per tick.
+_FIELDS = (
+    "session_name",
+    "pane_id",
+    "pane_pid",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_current_command",
+    "window_activity",
+    "session_created",
+    "pane_width",
+    "pane_height",
+)
+_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
+SHELLS = frozenset({"bash", "sh", "zsh", "fish", "dash", "ksh", "tcsh", "csh"})
+
+
+class TmuxError(RuntimeError):
+    """A tmux command failed; the message holds tmux's own error text."""
+
+
+@dataclass(frozen=True)
+class PaneObservation:
+    """One session's (first) pane as tmux reports it.
+
+    `window_activity` and `created` are epoch seconds (tmux's own clock record, so a restarted
+    watchdog still sees how long a pane has been quiet). `dead_status` is the exit status of a
+    dead pane (remain-on-exit keeps it), else None. `pid` is the pane's process (our spawn
+    launcher execs into the agent, so it is the agent's pid).
+    """
+
+    session: str
+    pane_id: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    current_command: str
+    window_activity: float
+    created: float
+    width: int
+    height: int
+
+    def exited_to_shell(self, process_names: frozenset[str] | set[str] | list[str]) -> bool:
+        """True when the pane is alive but runs a shell instead of one of `process_names`."""
+        return not self.dead and self.current_command in SHELLS and self.current_command not in process_names
+
+
+def target(session: str) -> str:
+    """The exact tmux target of a session's active pane (`=name:`)."""
+    return f"={session}:"
+
+
+def escape_arg(arg: str) -> str:
+    """Protect an argument from tmux's command-line parser.
+
+    tmux treats an argument that ends in `;` as a command separator (even after `--`); a trailing
+    `\\;` is taken as a literal `;`. Checked on tmux 3.3a.
+    """
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+class TmuxRuntime:
+    """A tmux server: the user's default one, or a private one named by `socket`.
+
+    `socket` is a socket name (tmux -L) or, when it contains a '/', a socket path (tmux -S).
+    Nothing here starts a server except `start`: observing a server that is not running returns
+    no panes.
+    """
+
+    def __init__(self, socket: str | None = None) -> None:
+        self.socket = socket
+        if socket and "/" in socket:
+            self.server = libtmux.Server(socket_path=socket)
+        elif socket:
+            self.server = libtmux.Server(socket_name=socket)
+        else:
+            self.server = libtmux.Server()
+        self.calls = 0  # tmux invocations, for benchmarks
+
+    # -- low level -------------------------------------------------------------------------
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        """Run one tmux command; return its stdout lines. Raises TmuxError when `check` and it fails."""
+        self.calls += 1
+        result = self.server.cmd(*[escape_arg(a) for a in args])
+        if check and result.returncode != 0:
+            raise TmuxError(f"tmux {args[0]}: {' '.join(result.stderr).strip() or 'failed'}")
+        return list(result.stdout)
+
+    def base_argv(self) -> list[str]:
+        """`tmux` plus the socket option, for handing the terminal over (attach)."""
+        if self.socket and "/" in self.socket:
+            return ["tmux", "-S", self.socket]
+        if self.socket:
+            return ["tmux", "-L", self.socket]
+        return ["tmux"]
+
+    # -- observation -----------------------------------------------------------------------
+    def observe(self) -> dict[str, PaneObservation]:
+        """Every session's first pane, by session name, from one `list-panes -a` call.
+
+        Returns {} when no server is running (it does not start one).
+        """
+        self.calls += 1
+        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        if result.returncode != 0:
+            return {}
+        panes: dict[str, PaneObservation] = {}
+        for line in result.stdout:
+            parts = line.split("\t")
+            if len(parts) != len(_FIELDS):
+                continue
+            name, pane_id, pid, dead, status, command, activity, created, width, height = parts
+            if name in panes:
+                continue
+            panes[name] = PaneObservation(
+                session=name,
+                pane_id=pane_id,
+                pid=int(pid or 0),
+                dead=dead == "1",
+                dead_status=int(status) if dead == "1" and status.lstrip("-").isdigit() else None,
+                current_command=command,
+                window_activity=float(activity or 0),
+                created=float(created or 0),
+                width=int(width or 0),
+                height=int(height or 0),
+            )
+        return panes
+
+    def has_session(self, session: str) -> bool:
+        """True when a session of exactly this name exists."""
+        self.calls += 1
+        return self.server.cmd("has-session", "-t", f"={session}").returncode == 0
+
+    def capture(self, session: str, lines: int | None = None) -> list[str]:
+        """The visible screen of the session's pane (with `lines`: only the bottom `lines` rows).
+
+        Trailing blank rows are kept out. Raises TmuxError when the session does not exist.
+        """
+        out = self.cmd("capture-pane", "-p", "-t", target(session))
+        while out and not out[-1].strip():
+            out.pop()
+        return out[-lines:] if lines else out
+
+    def capture_history(self, session: str, lines: int) -> list[str]:
+        """The last `lines` rows including scrollback, trailing blank rows removed."""
+        out = self.cmd("capture-pane", "-p", "-S", f"-{lines}", "-t", target(session))
+        while out and not out[-1].strip():
+            out.pop()
+        return out[-lines:]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(
+        self,
+        session: str,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        width: int = 200,
+        height: int = 50,
+        spec_dir: Path,
+    ) -> None:
+        """Create session `session` running `argv` in `cwd` with `env` added.
+
+        The pane keeps its dead process on screen with its exit status (remain-on-exit), so an
+        agent that dies stays observable. The argv and env go to a private spec file under
+        `spec_dir` that `agent_orchestrator.spawn` reads and execs. Raises TmuxError when the
+        session exists already or tmux fails.
+        """
+        if self.has_session(session):
+            raise TmuxError(f"session {session!r} exists already")
+        spec = write_spec(spec_dir, session, argv, cwd, env or {})
+        # The session starts on an inert placeholder so remain-on-exit is set before the real
+        # command runs: a command that exits at once would otherwise take its window with it.
+        self.cmd(
+            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height),
+            "-c", str(cwd), "--", sys.executable, "-c", "import time; time.sleep(60)",
+        )
+        self.cmd("set-option", "-w", "-t", target(session), "remain-on-exit", "on")
+        self.respawn(session, spec)
+
+    def respawn(self, session: str, spec: Path) -> None:
+        """Replace the session's pane process with the spec's command (kills what runs there)."""
+        self.cmd("respawn-pane", "-k", "-t", target(session), "--", *spawn_argv(spec))
+
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
+        """Start `argv` afresh in an existing session's pane (dead or alive)."""
+        self.respawn(session, write_spec(spec_dir, session, argv, cwd, env or {}))
+
+    def kill(self, session: str) -> bool:
+        """Kill the session if it exists; True when one was killed."""
+        self.calls += 1
+        return self.server.cmd("kill-session", "-t", f"={session}").returncode == 0
+
+    # -- input -----------------------------------------------------------------------------
+    def paste(self, session: str, text: str) -> None:
+        """Paste `text` into the pane as a bracketed paste (no submit key).
+
+        The text goes through a private temp file and a uniquely named buffer, never through
+        send-keys (which eats trailing `;`, strips newlines on newer tmux and lets `/` or `@`
+        open completion menus).
+        """
+        buffer = f"ao-{secrets.token_hex(6)}"
+        fd, name = tempfile.mkstemp(prefix="ao-paste-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            self.cmd("load-buffer", "-b", buffer, name)
+            self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", target(session))
+        finally:
+            os.unlink(name)
+
+    def send_key(self, session: str, *keys: str) -> None:
+        """Send tmux key names (e.g. "Enter", "Down", "C-c") to the pane."""
+        self.cmd("send-keys", "-t", target(session), *keys)
+
+
+def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Path:
+    """Write the launch spec (argv, cwd, env) atomically to `spec_dir/<session>.json` (mode 0600)."""
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    path = spec_dir / f"{session}.json"
+    fd, tmp = tempfile.mkstemp(dir=spec_dir, prefix=".spec-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"argv": argv, "cwd": str(cwd), "env": env}, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def spawn_argv(spec: Path) -> list[str]:
+    """The pane command that reads `spec` and execs it (always several args: tmux runs it without a shell)."""
+    return [sys.executable, "-m", "agent_orchestrator.spawn", str(spec)]
