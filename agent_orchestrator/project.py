@@ -15,7 +15,7 @@ from agent_orchestrator.backends import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
 from agent_orchestrator.delivery import DeliveryResult, deliver
 from agent_orchestrator.kickoff import agent_kickoff, phase_model
-from agent_orchestrator.tmux import PaneObservation, TmuxError, TmuxRuntime
+from agent_orchestrator.tmux import PaneObservation, TmuxError, TmuxRuntime, agent_pid
 
 Unit = AgentConfig | ServiceConfig
 
@@ -69,7 +69,7 @@ class Project:
 
     def __init__(self, config: Config, runtime: TmuxRuntime | None = None) -> None:
         self.config = config
-        self.runtime = runtime or TmuxRuntime(config.defaults.tmux_socket)
+        self.runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -117,7 +117,7 @@ class Project:
         return UnitStatus(
             name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
             session=unit.session or "", state=state, exit_code=code,
-            pid=pane.pid if pane and not pane.dead else None,
+            pid=(agent_pid(self.spec_dir, unit.session or "") or pane.pid) if pane and not pane.dead else None,
             command=pane.current_command if pane else "",
         )
 

@@ -87,8 +87,9 @@ class TmuxRuntime:
     no panes.
     """
 
-    def __init__(self, socket: str | None = None) -> None:
+    def __init__(self, socket: str | None = None, spec_dir: Path | None = None) -> None:
         self.socket = socket
+        self.spec_dir = spec_dir
         if socket and "/" in socket:
             self.server = libtmux.Server(socket_path=socket)
         elif socket:
@@ -118,7 +119,8 @@ class TmuxRuntime:
     def observe(self) -> dict[str, PaneObservation]:
         """Every session's first pane, by session name, from one `list-panes -a` call.
 
-        Returns {} when no server is running (it does not start one).
+        Returns {} when no server is running (it does not start one). With a `spec_dir`, a dead
+        pane whose exit status tmux lost gets the one the launcher recorded.
         """
         self.calls += 1
         result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
@@ -132,12 +134,15 @@ class TmuxRuntime:
             name, pane_id, pid, dead, status, command, activity, created, width, height = parts
             if name in panes:
                 continue
+            dead_status = int(status) if dead == "1" and status.lstrip("-").isdigit() else None
+            if dead == "1" and dead_status is None and self.spec_dir is not None:
+                dead_status = exit_status(self.spec_dir, name)  # tmux 3.3a loses it; see spawn.py
             panes[name] = PaneObservation(
                 session=name,
                 pane_id=pane_id,
                 pid=int(pid or 0),
                 dead=dead == "1",
-                dead_status=int(status) if dead == "1" and status.lstrip("-").isdigit() else None,
+                dead_status=dead_status,
                 current_command=command,
                 window_activity=float(activity or 0),
                 created=float(created or 0),
@@ -162,11 +167,19 @@ class TmuxRuntime:
         return out[-lines:] if lines else out
 
     def capture_history(self, session: str, lines: int) -> list[str]:
-        """The last `lines` rows including scrollback, trailing blank rows removed."""
-        out = self.cmd("capture-pane", "-p", "-S", f"-{lines}", "-t", target(session))
-        while out and not out[-1].strip():
-            out.pop()
-        return out[-lines:]
+        """The last `lines` non-blank-run rows of scrollback + screen.
+
+        Runs of blank rows are folded into one (a dead pane's last words can sit in the history
+        above a screen of blank rows) and trailing blank rows are dropped.
+        """
+        out = self.cmd("capture-pane", "-p", "-S", f"-{lines + 500}", "-t", target(session))
+        folded: list[str] = []
+        for row in out:
+            if row.strip() or (folded and folded[-1].strip()):
+                folded.append(row)
+        while folded and not folded[-1].strip():
+            folded.pop()
+        return folded[-lines:]
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(
@@ -190,14 +203,17 @@ class TmuxRuntime:
         if self.has_session(session):
             raise TmuxError(f"session {session!r} exists already")
         spec = write_spec(spec_dir, session, argv, cwd, env or {})
-        # The session starts on an inert placeholder so remain-on-exit is set before the real
-        # command runs: a command that exits at once would otherwise take its window with it.
-        self.cmd(
-            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height),
-            "-c", str(cwd), "--", sys.executable, "-c", "import time; time.sleep(60)",
+        # One invocation, two commands: tmux runs a command list before it reaps any child, so
+        # remain-on-exit is in force even for a command that exits at once (which would
+        # otherwise take its window, and its exit status, with it). The ";" is ours, not
+        # config text, so it bypasses escape_arg on purpose.
+        self.calls += 1
+        result = self.server.cmd(
+            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd),
+            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on",
         )
-        self.cmd("set-option", "-w", "-t", target(session), "remain-on-exit", "on")
-        self.respawn(session, spec)
+        if result.returncode != 0:
+            raise TmuxError(f"tmux new-session: {' '.join(result.stderr).strip() or 'failed'}")
 
     def respawn(self, session: str, spec: Path) -> None:
         """Replace the session's pane process with the spec's command (kills what runs there)."""
@@ -239,11 +255,37 @@ def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: di
     """Write the launch spec (argv, cwd, env) atomically to `spec_dir/<session>.json` (mode 0600)."""
     spec_dir.mkdir(parents=True, exist_ok=True)
     path = spec_dir / f"{session}.json"
+    for stale in (path.with_name(path.name + ".exit"), path.with_name(path.name + ".pid")):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=spec_dir, prefix=".spec-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"argv": argv, "cwd": str(cwd), "env": env}, fh)
     os.replace(tmp, path)
     return path
+
+
+def _read_record(spec_dir: Path, session: str, suffix: str) -> dict | None:
+    try:
+        data = json.loads((spec_dir / f"{session}.json{suffix}").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def exit_status(spec_dir: Path, session: str) -> int | None:
+    """Exit status the launcher recorded for the session's last run (128 + signal if killed), or None."""
+    record = _read_record(spec_dir, session, ".exit")
+    if record is None:
+        return None
+    if "signal" in record:
+        return 128 + int(record["signal"])
+    return int(record["status"]) if "status" in record else None
+
+
+def agent_pid(spec_dir: Path, session: str) -> int | None:
+    """Pid of the agent process the launcher started in the session (the pane's child), or None."""
+    record = _read_record(spec_dir, session, ".pid")
+    return int(record["pid"]) if record and "pid" in record else None
 
 
 def spawn_argv(spec: Path) -> list[str]:

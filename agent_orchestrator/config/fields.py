@@ -95,6 +95,7 @@ def convert(tp: Any, value: Any, key: str, ctx: Context, meta: typing.Mapping[st
     """Check `value` against type `tp` (and field metadata); return the converted value or None."""
     tp, _ = _unwrap_optional(tp)
     origin = get_origin(tp)
+    original = value
     ok = True
     if tp is bool:
         ok = isinstance(value, bool)
@@ -146,17 +147,17 @@ def convert(tp: Any, value: Any, key: str, ctx: Context, meta: typing.Mapping[st
     if not ok:
         ctx.add(key, f"expected {_describe(tp)}, got {show(value)}")
         return None
-    return _check_meta(value, key, ctx, meta)
+    return _check_meta(value, original, key, ctx, meta)
 
 
-def _check_meta(value: Any, key: str, ctx: Context, meta: typing.Mapping[str, Any]) -> Any:
+def _check_meta(value: Any, original: Any, key: str, ctx: Context, meta: typing.Mapping[str, Any]) -> Any:
     choices = meta.get("choices")
     if choices and value not in choices:
         allowed = ", ".join(f'"{c}"' for c in choices)
         ctx.add(key, f"{show(value)} is not one of {allowed}{suggest(str(value), choices)}")
         return None
     if meta.get("positive") and value <= 0:
-        ctx.add(key, f"expected a value > 0, got {show(value)}")
+        ctx.add(key, f"expected a value > 0, got {show(original)}")
         return None
     if meta.get("regex") and value:
         try:

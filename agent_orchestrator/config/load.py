@@ -182,7 +182,8 @@ def _cross_check(config: Config, ctx: Context) -> None:
             continue
         if not _NAME_RE.match(name):
             ctx.add(f"{key}.name", f"{show(name)} may only hold letters, digits, '-' and '_'")
-        elif name in names:
+            continue
+        if name in names:
             ctx.add(f"{key}.name", f"{show(name)} is already used by {names[name]}")
             continue
         names[name] = key
