@@ -8,16 +8,24 @@ list: config and prompt text never pass through a shell.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig
+from agent_orchestrator.screen_patterns import CLAUDE, CODEX, PATTERNS, Dialog, ScreenPatterns
 
-# Regexes are checked against Claude Code 2.1.197 and Codex 0.169.0 screens (see
-# agent_orchestrator/data/captures and screen.py, which owns the detailed detectors).
+# Screen regexes come from screen_patterns (checked against Claude Code 2.1.197 and Codex 0.169.0
+# captures): one source of truth for the presets and the detectors. Permission prompts are not
+# auto-answered by a preset; a user who wants that adds the dialog to their backend block.
+def _dialogs(patterns: ScreenPatterns) -> list[dict[str, Any]]:
+    return [{"name": d.name, "match": d.match_re, "keys": list(d.keys)} for d in patterns.dialogs if d.keys and d.name != "permission"]
+
+
 CLAUDE_PRESET: dict[str, Any] = {
     "bin": "claude",
     "flags": ["--dangerously-skip-permissions"],
@@ -26,18 +34,14 @@ CLAUDE_PRESET: dict[str, Any] = {
     "submit_key": "Enter",
     "process_name": ["claude"],
     "stall_idle": 600,
-    "active_re": r"esc to interrupt|Running…|^\s*[·✢*✶✻✽] \S+…",
-    "input_re": r"^❯[\s\u00a0](.*)$",
-    "limit_re": r"You've (hit|reached|used) your .*limit|You're out of usage credits|usage limit",
-    "fatal_re": r"Invalid API key|Credit balance too low|Prompt is too long",
+    "active_re": CLAUDE.active_re,
+    "input_re": CLAUDE.input_re,
+    "limit_re": CLAUDE.limit_re,
+    "fatal_re": CLAUDE.fatal_re or "",
     "ready_re": r"^❯",
     "supports_resume": True,
     "resume_flags": ["--continue"],
-    "dialogs": [
-        {"name": "trust", "match": r"Do you trust the files in this folder|Yes, I trust this folder", "keys": ["Enter"]},
-        {"name": "api_key", "match": r"Do you want to use this API key\?", "keys": ["Up", "Enter"]},
-        {"name": "bypass", "match": r"Yes, I accept", "keys": ["Down", "Enter"]},
-    ],
+    "dialogs": _dialogs(CLAUDE),
     "transcripts": {"path": "~/.claude/projects", "reader": "claude"},
     "screen": "claude",
 }
@@ -50,15 +54,13 @@ CODEX_PRESET: dict[str, Any] = {
     "submit_key": "Enter",
     "process_name": ["node", "codex"],
     "stall_idle": 600,
-    "active_re": r"esc to interrupt|Working \(",
-    "input_re": r"^›\s(.*)$",
-    "limit_re": r"Quota exceeded|usage limit|rate limit reached",
-    "fatal_re": "",
+    "active_re": CODEX.active_re,
+    "input_re": CODEX.input_re,
+    "limit_re": CODEX.limit_re,
+    "fatal_re": CODEX.fatal_re or "",
     "ready_re": r"^›",
     "supports_resume": False,
-    "dialogs": [
-        {"name": "trust", "match": r"Do you trust the contents of this directory|allow Codex to work in this folder", "keys": ["Enter"]},
-    ],
+    "dialogs": _dialogs(CODEX),
     "transcripts": {"path": "~/.codex/sessions", "reader": "codex"},
     "screen": "codex",
 }
@@ -166,3 +168,31 @@ _SLOT = re.compile(r"\{(bin|model|prompt|prompt_file)\}")
 def _fill(part: str, slots: dict[str, str]) -> str:
     # One pass, not str.format: prompt text may itself contain braces or slot names.
     return _SLOT.sub(lambda m: slots[m.group(1)], part)
+
+
+# A backend without a built-in screen set: only its own regexes apply.
+_GENERIC = ScreenPatterns(
+    active_re="", input_re=r"^\x00never", placeholder_re=None, retry_re="", error_re="", limit_re="",
+    fatal_re=None, done_re="", dialogs=(),
+)
+
+
+@lru_cache(maxsize=64)
+def _patterns(screen: str, active_re: str, input_re: str, limit_re: str, fatal_re: str,
+              dialogs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ScreenPatterns:
+    base = PATTERNS.get(screen, _GENERIC)
+    return dataclasses.replace(
+        base,
+        active_re=active_re or base.active_re,
+        input_re=input_re or base.input_re,
+        limit_re=limit_re or base.limit_re,
+        fatal_re=fatal_re or base.fatal_re,
+        dialogs=tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs),
+    )
+
+
+def screen_patterns(backend: BackendConfig) -> ScreenPatterns:
+    """The detector patterns for `backend`: its built-in `screen` set with its own regexes and
+    its configured `dialogs` (what it answers) over it."""
+    dialogs = tuple((d.name, d.match, tuple(d.keys)) for d in backend.dialogs)
+    return _patterns(backend.screen, backend.active_re, backend.input_re, backend.limit_re, backend.fatal_re, dialogs)

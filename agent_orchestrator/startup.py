@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from agent_orchestrator.config.schema import BackendConfig, DialogConfig
+from agent_orchestrator.backends import screen_patterns
+from agent_orchestrator.config.schema import BackendConfig
+from agent_orchestrator.screen import find_dialog
 from agent_orchestrator.tmux import TmuxError, TmuxRuntime
-
-
-def find_dialog(screen: Sequence[str], dialogs: Sequence[DialogConfig]) -> DialogConfig | None:
-    """The first configured dialog whose `match` regex is on `screen`, or None."""
-    text = "\n".join(screen)
-    for dialog in dialogs:
-        if dialog.match and re.search(dialog.match, text, re.MULTILINE):
-            return dialog
-    return None
 
 
 def wait_ready(
@@ -37,15 +30,17 @@ def wait_ready(
     deadline = clock() + backend.startup_timeout
     answered: list[str] = []
     ready = re.compile(backend.ready_re, re.MULTILINE) if backend.ready_re else None
+    patterns = screen_patterns(backend)
     while clock() < deadline:
         try:
             screen = runtime.capture(session)
         except TmuxError:
             return answered
-        dialog = find_dialog(screen, backend.dialogs)
-        if dialog is not None and answered.count(dialog.name or dialog.match) < 3:
-            runtime.send_key(session, *dialog.keys)
-            answered.append(dialog.name or dialog.match)
+        dialog = find_dialog(screen, patterns)
+        if dialog is not None and answered.count(dialog.name) < 3:
+            if dialog.keys:
+                runtime.send_key(session, *dialog.keys)
+            answered.append(dialog.name)
         elif dialog is None and (ready is None or ready.search("\n".join(screen))):
             return answered
         sleep(poll)

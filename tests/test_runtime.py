@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.delivery import pending_input
 from agent_orchestrator.project import Project
 from agent_orchestrator.tmux import TmuxRuntime
 from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
@@ -174,16 +173,3 @@ def test_exact_targets_do_not_prefix_match(tmp_path: Path, socket: str) -> None:
     assert not proj.runtime.has_session("t-a")
     assert not proj.runtime.kill("t-a")
     assert states(proj)["ab"] == ("running", None)
-
-
-@pytest.mark.parametrize("screen,text,pending", [
-    (["demo> hello world"], "hello world", True),
-    (["demo> hello world", "echo: hello world", "demo>"], "hello world", False),
-    (["❯\u00a0[Pasted text #1 +24 lines]"], "a\nb", True),
-    (["❯\u00a0Please review the parser change before you merge it:", "  - check"], "Please review the parser change before you merge it:\n  - check", True),
-    (["❯\u00a0"], "anything", False),
-    (["› Ask Codex to do anything"], "fix the bug", False),
-])
-def test_pending_input(screen: list[str], text: str, pending: bool) -> None:
-    input_re = r"^demo>\s?(.*)$" if screen[0].startswith("demo") else (r"^›\s(.*)$" if screen[0].startswith("›") else r"^❯[\s\u00a0](.*)$")
-    assert pending_input(screen, text, input_re) is pending
