@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The one test command: set up .venv from pyproject.toml (if missing or stale), then run pytest.
+#   ./tests/run.sh                 # everything
+#   ./tests/run.sh -m "not e2e"    # skip the real-CLI end-to-end tests
+# Extra arguments go to pytest. The real Claude Code / Codex CLIs are installed on demand into
+# .cache/npm by the tests that need them (scripts/ensure-claude.sh, scripts/ensure-codex.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="$(scripts/bootstrap.sh)"
+exec "$python" -m pytest "$@"
