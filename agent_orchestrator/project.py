@@ -6,6 +6,7 @@ created: `up` leaves a running session alone and restarts a dead one in place.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ class Project:
         names = list(names)
         if not names:
             return self.units()
+        names = list(dict.fromkeys(names))
         by_name = {u.name: u for u in self.units()}
         unknown = [n for n in names if n not in by_name]
         if unknown:
@@ -133,24 +135,31 @@ class Project:
         return "running", None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def launch_of(self, unit: Unit, phase_index: int = 0) -> Launch:
-        """The launch command of a unit (an agent with its kickoff, or a service's cmd)."""
+    def launch_of(self, unit: Unit, phase_index: int = 0, prompt: str | None = None, resume: bool | None = None) -> Launch:
+        """The launch command of a unit (an agent with its kickoff — or `prompt` instead — or a
+        service's cmd). `resume` overrides the agent's own `resume` setting."""
         if isinstance(unit, ServiceConfig):
             return Launch(argv=list(unit.cmd), cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
         backend = self.config.backend_of(unit)
-        kickoff = agent_kickoff(self.config, unit, phase_index)
+        kickoff = prompt if prompt is not None else agent_kickoff(self.config, unit, phase_index)
         prompt_file = None
         if backend.prompt_delivery == "exec":
             prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
             prompt_file.parent.mkdir(parents=True, exist_ok=True)
             prompt_file.write_text(kickoff or "", encoding="utf-8")
-        return build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index), resume=unit.resume)
+        return build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
+                            resume=unit.resume if resume is None else resume)
 
-    def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0) -> Outcome:
-        """Start (no session) or restart in place (dead or exited pane) one unit."""
+    def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
+              prompt: str | None = None, resume: bool | None = None) -> Outcome:
+        """Start (no session) or restart in place (whatever the pane runs is replaced) one unit.
+
+        `prompt` replaces the agent's kickoff for this run (wakes of task agents); `resume`
+        overrides the agent's `resume` setting. Failures are returned as a failed Outcome.
+        """
         session = unit.session or ""
         try:
-            launch = self.launch_of(unit, phase_index)
+            launch = self.launch_of(unit, phase_index, prompt, resume)
             if pane is None:
                 self.runtime.start(
                     session, launch.argv, cwd=launch.cwd, env=launch.env,
@@ -169,8 +178,10 @@ class Project:
                 return Outcome(unit.name, session, "failed", f"started, but the kickoff was not delivered: {result.reason}")
         return Outcome(unit.name, session, action, " ".join(launch.argv[:1]))
 
-    def up(self, names: Iterable[str] = (), progress: Callable[[str], None] | None = None) -> list[Outcome]:
-        """Use-or-create: start every enabled selected unit that is not running."""
+    def up(self, names: Iterable[str] = (), progress: Callable[[str], None] | None = None, *, watchdog: bool = True) -> list[Outcome]:
+        """Use-or-create: start every enabled selected unit that is not running (task agents
+        only when named), then (with `watchdog`) the watchdog if it is not running."""
+        names = list(names)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         panes = self.runtime.observe()
         outcomes = []
@@ -179,6 +190,9 @@ class Project:
             if not unit.enabled:
                 outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false"))
                 continue
+            if isinstance(unit, AgentConfig) and unit.kind == "task" and not names:
+                outcomes.append(Outcome(unit.name, unit.session or "", "waiting", "task: started by its wake, on_complete or `up NAME`"))
+                continue
             status = self._row(unit, pane)
             if status.state == "running":
                 outcomes.append(Outcome(unit.name, unit.session or "", "running", "left alone"))
@@ -186,11 +200,47 @@ class Project:
             if progress:
                 progress(f"starting {unit.name} in session {unit.session}")
             outcomes.append(self.start(unit, pane))
+        if watchdog:
+            outcomes.append(self.start_watchdog(panes.get(self.config.watchdog_session)))
         return outcomes
 
+    def start_watchdog(self, pane: PaneObservation | None) -> Outcome:
+        """Run `agents watchdog` in its own session (`<prefix>watchdog`) unless it runs already."""
+        session = self.config.watchdog_session
+        if pane is not None and not pane.dead:
+            return Outcome("watchdog", session, "running", "left alone")
+        argv = [sys.executable, "-m", "agent_orchestrator", "watchdog", "--config", str(self.config.path)]
+        try:
+            if pane is None:
+                self.runtime.start(session, argv, cwd=self.config.root, width=self.config.defaults.width,
+                                   height=self.config.defaults.height, spec_dir=self.spec_dir)
+            else:
+                self.runtime.restart(session, argv, cwd=self.config.root, env=None, spec_dir=self.spec_dir)
+        except (TmuxError, OSError) as exc:
+            return Outcome("watchdog", session, "failed", str(exc))
+        return Outcome("watchdog", session, "started" if pane is None else "restarted", "agents watchdog")
+
+    def watchdog_status(self, panes: dict[str, PaneObservation]) -> UnitStatus:
+        """The watchdog's row of `status`."""
+        pane = panes.get(self.config.watchdog_session)
+        if pane is None:
+            state, code = "stopped", None
+        elif pane.dead:
+            state, code = "dead", pane.dead_status
+        else:
+            state, code = "running", None
+        return UnitStatus(name="watchdog", kind="watchdog", backend="", model="", watch="", session=self.config.watchdog_session,
+                          state=state, exit_code=code, pid=pane.pid if pane and not pane.dead else None,
+                          command=pane.current_command if pane else "")
+
     def down(self, names: Iterable[str] = ()) -> list[Outcome]:
-        """Kill the sessions of the selected units (idempotent)."""
+        """Kill the sessions of the selected units — and, when none are named, the watchdog's
+        first so it does not heal what is being stopped (idempotent)."""
+        names = list(names)
         outcomes = []
+        if not names:
+            killed = self.runtime.kill(self.config.watchdog_session)
+            outcomes.append(Outcome("watchdog", self.config.watchdog_session, "stopped" if killed else "absent"))
         for unit in self.select(names):
             killed = self.runtime.kill(unit.session or "")
             outcomes.append(Outcome(unit.name, unit.session or "", "stopped" if killed else "absent"))

@@ -272,9 +272,15 @@ def _read_record(spec_dir: Path, session: str, suffix: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def exit_record(spec_dir: Path, session: str) -> dict | None:
+    """The launcher's record of the session's last run: `pid`, `started`, `ended` (epoch seconds),
+    `status` or `signal`; None while it runs or when there is none."""
+    return _read_record(spec_dir, session, ".exit")
+
+
 def exit_status(spec_dir: Path, session: str) -> int | None:
     """Exit status the launcher recorded for the session's last run (128 + signal if killed), or None."""
-    record = _read_record(spec_dir, session, ".exit")
+    record = exit_record(spec_dir, session)
     if record is None:
         return None
     if "signal" in record:

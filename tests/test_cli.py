@@ -85,7 +85,7 @@ def test_status_when_not_up_shows_stopped_and_starts_nothing(config: str, socket
     result = agents("status", "--config", config, "--json")
     assert result.exit_code == 0
     payload = json.loads(result.output)
-    assert [(a["name"], a["state"]) for a in payload["agents"]] == [("alice", "stopped"), ("bob", "stopped"), ("svc", "stopped")]
+    assert [(a["name"], a["state"]) for a in payload["agents"]] == [("alice", "stopped"), ("bob", "stopped"), ("svc", "stopped"), ("watchdog", "stopped")]
     no_server = subprocess.run(["tmux", "-L", socket, "list-sessions"], capture_output=True)
     assert no_server.returncode != 0
 
@@ -93,9 +93,9 @@ def test_status_when_not_up_shows_stopped_and_starts_nothing(config: str, socket
 def test_up_status_send_logs_down(config: str) -> None:
     up = agents("up", "--config", config)
     assert up.exit_code == 0, up.output
-    assert up.output.count("started") == 3
+    assert up.output.count("started") == 4  # alice, bob, svc and the watchdog
     again = agents("up", "--config", config)
-    assert again.exit_code == 0 and "started" not in again.output and again.output.count("left alone") == 3
+    assert again.exit_code == 0 and "started" not in again.output and again.output.count("left alone") == 4
 
     status = json.loads(agents("status", "--json", "--config", config).output)
     rows = {a["name"]: a for a in status["agents"]}
@@ -108,9 +108,11 @@ def test_up_status_send_logs_down(config: str) -> None:
     assert sent.exit_code == 0, sent.output
     assert wait_until(lambda: "echo: ping from the cli" in agents("logs", "alice", "-n", "5", "--config", config).output)
 
+    assert rows["watchdog"]["state"] == "running"
+
     down = agents("down", "--config", config)
-    assert down.exit_code == 0 and down.output.count("stopped") == 3
-    assert agents("down", "--config", config).output.count("absent") == 3
+    assert down.exit_code == 0 and down.output.count("stopped") == 4
+    assert agents("down", "--config", config).output.count("absent") == 4
 
 
 def test_send_from_file_and_unknown_names(config: str, tmp_path: Path) -> None:
@@ -162,5 +164,5 @@ def test_readme_config_reference_is_current() -> None:
     from agent_orchestrator.config.reference import reference
 
     assert reference() in (ROOT / "README.md").read_text(encoding="utf-8"), (
-        "README's config reference is stale: regenerate it with python -m agent_orchestrator.config.reference"
+        "README's config reference is stale: regenerate it with python -m agent_orchestrator.config.reference --write README.md"
     )

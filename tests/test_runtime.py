@@ -72,7 +72,7 @@ def test_status_of_a_project_that_is_not_up_starts_nothing(proj: Project, socket
 
 
 def test_up_status_down_and_use_or_create(proj: Project) -> None:
-    outcomes = {o.name: o.action for o in proj.up()}
+    outcomes = {o.name: o.action for o in proj.up(watchdog=False)}
     assert outcomes == {"alice": "started", "crasher": "started", "quitter": "started", "off": "disabled", "svc": "started"}
     assert wait_until(lambda: states(proj)["crasher"] == ("dead", 3)), states(proj)
     assert wait_until(screen_has(proj.runtime, "t-alice", "kickoff: You are alice; say hi."))
@@ -83,19 +83,19 @@ def test_up_status_down_and_use_or_create(proj: Project) -> None:
     assert now["quitter"] == ("exited", None)
     pids = {r.name: r.pid for r in proj.status()}
 
-    again = {o.name: o.action for o in proj.up()}
+    again = {o.name: o.action for o in proj.up(watchdog=False)}
     assert again["alice"] == "running" and again["svc"] == "running"
     assert again["crasher"] == "restarted"  # a dead pane is not running: it is restarted in place
     assert {r.name: r.pid for r in proj.status()}["alice"] == pids["alice"]
 
     down = {o.name: o.action for o in proj.down()}
-    assert down == {"alice": "stopped", "crasher": "stopped", "quitter": "stopped", "off": "absent", "svc": "stopped"}
+    assert down == {"watchdog": "absent", "alice": "stopped", "crasher": "stopped", "quitter": "stopped", "off": "absent", "svc": "stopped"}
     assert {o.action for o in proj.down()} == {"absent"}
     assert proj.runtime.observe() == {}
 
 
 def test_send_is_pasted_submitted_and_verified(proj: Project) -> None:
-    proj.up(["alice"])
+    proj.up(["alice"], watchdog=False)
     assert wait_until(screen_has(proj.runtime, "t-alice", "demo>"))
     text = "line one; with /slash @at file.ext;\nline two"
     result = proj.send("alice", text)
@@ -105,7 +105,7 @@ def test_send_is_pasted_submitted_and_verified(proj: Project) -> None:
 
 
 def test_send_refuses_an_agent_that_exited_to_a_shell(proj: Project) -> None:
-    proj.up(["quitter"])
+    proj.up(["quitter"], watchdog=False)
     assert wait_until(lambda: states(proj)["quitter"] == ("exited", None))
     result = proj.send("quitter", "echo should-not-run")
     assert not result.ok and "exited to a shell (bash)" in result.reason
@@ -113,7 +113,7 @@ def test_send_refuses_an_agent_that_exited_to_a_shell(proj: Project) -> None:
 
 
 def test_send_refuses_a_dead_agent(proj: Project) -> None:
-    proj.up(["crasher"])
+    proj.up(["crasher"], watchdog=False)
     assert wait_until(lambda: states(proj)["crasher"] == ("dead", 3))
     result = proj.send("crasher", "hello")
     assert not result.ok and result.reason.startswith("the agent has exited (status 3)")
@@ -132,7 +132,7 @@ def test_long_kickoff_and_shell_metacharacters_reach_the_agent_verbatim(tmp_path
         backend = "argv"
         prompt_file = "kickoff.txt"
     """)))
-    assert [o.action for o in proj.up()] == ["started"]
+    assert [o.action for o in proj.up(watchdog=False)] == ["started"]
     got = tmp_path / "got.txt"
     assert wait_until(got.exists)
     assert wait_until(lambda: got.read_text() == kickoff)
@@ -147,13 +147,13 @@ def test_missing_program_leaves_a_dead_pane_with_a_reason(tmp_path: Path, socket
         name = "g"
         backend = "ghost"
     """)))
-    proj.up()
+    proj.up(watchdog=False)
     assert wait_until(lambda: states(proj)["g"] == ("dead", 127))
     assert "cannot start 'no-such-agent-cli': not found on PATH" in "\n".join(proj.logs("g", 20))
 
 
 def test_observe_reads_every_pane_in_one_call(proj: Project) -> None:
-    proj.up()
+    proj.up(watchdog=False)
     runtime = TmuxRuntime(proj.config.defaults.tmux_socket)
     panes = runtime.observe()
     assert runtime.calls == 1
@@ -167,7 +167,7 @@ def test_exact_targets_do_not_prefix_match(tmp_path: Path, socket: str) -> None:
         name = "ab"
         prompt = "I am ab"
     """)))
-    proj.up()
+    proj.up(watchdog=False)
     assert wait_until(screen_has(proj.runtime, "t-ab", "demo>"))
     # A session "t-a" does not exist: a prefix match would hit "t-ab".
     assert not proj.runtime.has_session("t-a")

@@ -20,6 +20,8 @@ from agent_orchestrator.config import Config, ConfigError, load_config
 from agent_orchestrator.project import Project, UnknownNameError
 from agent_orchestrator.scaffold import ScaffoldError, init_project
 from agent_orchestrator.tmux import TmuxError
+from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
+from agent_orchestrator.watchdog.view import held_states, watchdog_info
 
 app = typer.Typer(
     name="agents",
@@ -104,19 +106,28 @@ def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, h
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print the same facts as JSON.")) -> None:
     """Show every agent and service and its state (starts nothing)."""
     proj = project(ctx)
-    rows = proj.status()
+    panes = proj.runtime.observe()
+    held = held_states(proj.log_dir)
+    rows = [render.with_held(r, held.get(r.name)) for r in proj.status(panes)] + [proj.watchdog_status(panes)]
+    info = watchdog_info(proj.log_dir)
     server = proj.config.defaults.tmux_socket or "default tmux server"
     if as_json:
         payload = {
             "config": str(proj.config.path),
             "session_prefix": proj.config.defaults.session_prefix,
             "tmux_socket": proj.config.defaults.tmux_socket,
-            "agents": [r.to_dict() for r in rows],
+            "agents": [{**r.to_dict(), "held": held[r.name].detail if r.name in held else None} for r in rows],
+            "watchdog": info,
         }
         out.print_json(json.dumps(payload))
         return
     out.print(f"[bold]{proj.config.path}[/bold] — {render.summary(proj.config)} — tmux: {server}")
     out.print(render.status_table(proj.config, rows))
+    for name, h in held.items():
+        out.print(f"{name}: {h.state} — {h.detail}", markup=False)
+    if info.get("config_error"):
+        err.print("the watchdog is running on the last good config; agents.toml does not validate:", style="bold red")
+        err.print(info["config_error"], markup=False)
 
 
 @app.command()
@@ -179,6 +190,37 @@ def logs(
         fail(f"{name} is not running; nothing to show")
     for row in rows:
         out.print(row, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def watchdog(ctx: typer.Context, once: bool = typer.Option(False, "--once", help="One tick, then exit (tests, debugging).")) -> None:
+    """Run the watchdog in the foreground (`up` runs it in its own session)."""
+    from agent_orchestrator.watchdog.driver import LockHeld, Watchdog
+
+    load(ctx)
+    try:
+        Watchdog(config_path(ctx)).run(once=once)
+    except LockHeld as exc:
+        fail(str(exc))
+    except ConfigError as exc:
+        for line in exc.lines:
+            err.print(line, markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@app.command()
+def restart(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or service to restart.")) -> None:
+    """Restart an agent fresh with its kickoff; clears a needs-human hold of the watchdog."""
+    proj = project(ctx)
+    try:
+        unit = proj.select([name])[0]
+    except UnknownNameError as exc:
+        fail(str(exc), EXIT_USAGE)
+    outcome = proj.start(unit, proj.runtime.observe().get(unit.session or ""), current_phase_index(proj))
+    request_watchdog(proj.log_dir, "clear", name)
+    out.print(render.outcome_table([outcome]))
+    if outcome.failed:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()

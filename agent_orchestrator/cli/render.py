@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from rich.table import Table
@@ -38,6 +39,13 @@ def summary(config: Config) -> str:
     if config.loop is not None:
         parts.append(f"{len(config.loop.phases)} phase{'s' if len(config.loop.phases) != 1 else ''}")
     return f"prefix {config.defaults.session_prefix!r}: " + "; ".join(parts)
+
+
+def with_held(row: UnitStatus, held: object | None) -> UnitStatus:
+    """The row with the watchdog's hold (needs-human, limited, paused) as its state."""
+    if held is None:
+        return row
+    return dataclasses.replace(row, state=getattr(held, "state", row.state))
 
 
 def state_text(row: UnitStatus) -> Text:

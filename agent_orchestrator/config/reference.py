@@ -1,6 +1,7 @@
 """The README's config reference, generated from the schema so the two never drift apart.
 
-`python -m agent_orchestrator.config.reference` prints it; a test checks the README holds it.
+`python -m agent_orchestrator.config.reference` prints it, `... --write README.md` updates the
+README in place; a test checks the README holds the current one.
 """
 
 from __future__ import annotations
@@ -67,5 +68,20 @@ def reference() -> str:
     return "\n".join(parts)
 
 
+def update_readme(path: Path) -> bool:
+    """Replace the generated block in `path` with the current reference; True if it changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    new = text[:start] + reference() + text[end:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
 if __name__ == "__main__":
-    print(reference())
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        print("updated" if update_readme(Path(sys.argv[2])) else "up to date")
+    else:
+        print(reference())

@@ -105,6 +105,7 @@ class BackendConfig:
     submit_key: str = opt("Enter", doc="tmux key that submits pasted input")
     process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
     stall_idle: float = opt(600.0, positive=True, doc="seconds without screen change (and not busy) before the agent counts as stalled")
+    hung_idle: float = opt(1800.0, positive=True, doc="a busy screen unchanged this long counts as a hung turn (stalled)")
     active_re: str = opt("", regex=True, doc="on the live bottom of the screen: working right now")
     input_re: str = opt("", regex=True, doc="matches the input line; group 1 is its content (used to verify a submit)")
     limit_re: str = opt("", regex=True, doc="usage-limit banner")

@@ -1,0 +1,71 @@
+"""Usage limits (signal tick): wait out a limit instead of rebooting into it.
+
+A `limit_re` banner on screen opens a window: quiet (no heal, no stall reboot, no wake) until the
+parsed reset time + `limit_reset_slack`, then one probe message. If the banner comes back the
+window re-arms from the new reset time; an unparseable banner probes every
+`limit_probe_fallback`. A reset time already in the past is stale: the agent is probed now. A
+probe is never sent while the previous probe's text still sits in the input line.
+"""
+
+from __future__ import annotations
+
+from agent_orchestrator.watchdog.model import Action, Note, Send, Tick
+from agent_orchestrator.watchdog.state import LimitWindow
+
+PROBE = "The usage limit should have reset. Please continue where you left off."
+
+
+def _until(tick: Tick, reset: float | None) -> float:
+    wd = tick.config.watchdog
+    if reset is None:
+        return tick.now + wd.limit_probe_fallback
+    if reset <= tick.now:
+        return tick.now  # stale banner: probe at once
+    return reset + wd.limit_reset_slack
+
+
+def usage_limits(tick: Tick) -> list[Action]:
+    """Open, keep, probe and close usage-limit windows."""
+    actions: list[Action] = []
+    for name, view in tick.views.items():
+        st = tick.agent_state(name)
+        facts = view.facts
+        window = st.limit
+        if window is None:
+            if facts is None or not facts.limit_banner or not view.alive:
+                continue
+            st.limit = LimitWindow(facts.limit_banner, facts.limit_reset, _until(tick, facts.limit_reset), tick.now)
+            actions.append(Note(name, "usage-limit", facts.limit_banner,
+                                {"reset_at": facts.limit_reset, "quiet_until": st.limit.until}))
+            continue
+        if not view.alive:
+            continue  # the heal policy stays away while the window is open; nothing to probe
+        if window.probe_sent_at is not None:
+            # The verdict on the probe needs a screen captured after it was sent.
+            if facts is None or facts.captured_at <= window.probe_sent_at:
+                continue
+            if view.busy or not facts.limit_banner:
+                st.limit = None
+                st.idle_since = tick.now
+                actions.append(Note(name, "usage-limit-over", "the agent works again after the probe"))
+                continue
+            # The banner came back: re-arm from its time if it is still ahead, else fall back.
+            reset = facts.limit_reset
+            window.banner = facts.limit_banner
+            window.reset_at = reset
+            if reset is not None and reset > tick.now:
+                window.until = reset + tick.config.watchdog.limit_reset_slack
+            else:
+                window.until = tick.now + tick.config.watchdog.limit_probe_fallback
+            window.probe_sent_at = None
+            actions.append(Note(name, "usage-limit-rearmed", facts.limit_banner,
+                                {"reset_at": facts.limit_reset, "quiet_until": window.until}))
+            continue
+        if tick.now < window.until:
+            continue
+        if facts is not None and window.probe_text and facts.input and window.probe_text.startswith(facts.input[:20]):
+            continue  # the previous probe still sits unsubmitted: do not stack another
+        window.probe_sent_at = tick.now
+        window.probe_text = PROBE
+        actions.append(Send(name, PROBE, "probe", f"usage limit window over ({window.banner})"))
+    return actions

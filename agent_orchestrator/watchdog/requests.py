@@ -1,0 +1,34 @@
+"""Requests from the CLI to a running watchdog, as files it takes on its next tick.
+
+The watchdog owns its state file; verbs never write it. They drop a request instead
+(`<log_dir>/state/requests/<ts>-<agent>-<action>.json`), which works whether or not a watchdog
+runs right now: the next one to tick applies it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from agent_orchestrator.project import Project
+from agent_orchestrator.watchdog.state import load_state
+
+
+def request_watchdog(log_dir: Path, action: str, agent: str) -> Path:
+    """Queue `action` ("clear", "pause", "resume") for `agent`; returns the request file."""
+    folder = Path(log_dir) / "state" / "requests"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".req-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"action": action, "agent": agent, "ts": time.time()}, fh)
+    path = folder / f"{time.time_ns()}-{agent}-{action}.json"
+    os.replace(tmp, path)
+    return path
+
+
+def current_phase_index(project: Project) -> int:
+    """The phase index the watchdog's state records (0 without one)."""
+    return load_state(project.log_dir).phase.index if (project.log_dir / "state" / "watchdog.json").exists() else 0
