@@ -108,7 +108,8 @@ def parse_reset(text: str, now: datetime, default_tz: str | tzinfo = "UTC") -> d
 
     Wall times are read in the parenthesised zone if it is a known IANA zone, else in
     ``default_tz`` (an unknown zone in the text never raises). A time without a date resolves to
-    the occurrence nearest ``now`` (within ~12 h, the future one on an exact tie); a date
+    its next occurrence after ``now`` − 6 h (so a reset that passed less than 6 h ago reads as
+    stale, and "3:28 PM" at 03:00 as today's afternoon); a date
     without a year to the nearest within ~6 months; a weekday to the nearest within ~3.5 days.
     In a DST fall-back overlap the earlier instant is used; a wall time inside a spring-forward
     gap is read with the pre-transition offset (so it lands one gap-length later on the clock).
@@ -277,6 +278,9 @@ def _clock(gd: dict[str, str | None]) -> time | None:
     return time(hour, minute)
 
 
+STALE_WINDOW = timedelta(hours=6)
+
+
 def _absolute(gd: dict[str, str | None], now: datetime, default: tzinfo) -> datetime | None:
     clock = _clock(gd)
     if clock is None:
@@ -284,6 +288,7 @@ def _absolute(gd: dict[str, str | None], now: datetime, default: tzinfo) -> date
     zone = _zone_of(gd, default)
     today = now.astimezone(zone).date()
     month, day = gd.get("mon") or gd.get("mon2"), gd.get("day") or gd.get("day2")
+    time_only = False
     if month and day:
         number, dom = _MONTHS[month[:3].lower()], int(day)
         if gd.get("year"):
@@ -297,8 +302,8 @@ def _absolute(gd: dict[str, str | None], now: datetime, default: tzinfo) -> date
             window = timedelta(days=4)
         else:
             shifts = [-1, 0, 1]
-            # Candidates are 23-25 h apart across DST, so the nearest is within 12.5 h.
-            window = timedelta(hours=13)
+            time_only = True
+            window = timedelta(hours=19)
         days = [(lambda k=k: today + timedelta(days=k)) for k in shifts]
     instants = []
     for make_day in days:
@@ -308,6 +313,12 @@ def _absolute(gd: dict[str, str | None], now: datetime, default: tzinfo) -> date
             continue
     if not instants:
         return None
+    if time_only:
+        # A banner announces a coming reset, so a bare clock time is its next occurrence — unless
+        # that time passed less than STALE_WINDOW ago: then the banner is stale (the reset is
+        # over). "3:28 PM" seen at 03:00 is 12.5 h ahead, not 11.5 h behind.
+        ahead = [t for t in instants if t > now - STALE_WINDOW]
+        return min(ahead) if ahead else None
     # Nearest to now; on an exact tie the future one, since a banner announces a coming reset.
     best = min(instants, key=lambda t: (abs(t - now), t < now))
     return best if abs(best - now) <= window else None

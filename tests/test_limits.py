@@ -93,10 +93,14 @@ PARSES = [
     ("resets 3pm", utc(2026, 11, 20, 16), "UTC", utc(2026, 11, 20, 15), "3pm at 16:00 -> today"),
     ("resets 12am", utc(2026, 11, 20, 23), "UTC", utc(2026, 11, 21), "12am = next midnight"),
     ("resets midnight", utc(2026, 11, 20, 23), "UTC", utc(2026, 11, 21), "midnight word"),
-    ("resets 12pm", utc(2026, 11, 20, 23), "UTC", utc(2026, 11, 20, 12), "12pm = noon"),
+    ("resets 12pm", utc(2026, 11, 20, 23), "UTC", utc(2026, 11, 21, 12), "12pm = noon, next one"),
+    ("resets 12pm", utc(2026, 11, 20, 13), "UTC", utc(2026, 11, 20, 12), "12pm = noon, just past -> stale"),
     ("resets 11:30pm", utc(2026, 11, 21, 0, 10), "UTC", utc(2026, 11, 20, 23, 30),
      "just past midnight -> yesterday"),
     ("resets 3am", utc(2026, 11, 20, 15), "UTC", utc(2026, 11, 21, 3), "12 h tie -> future"),
+    ("try again at 3:28 PM", utc(2026, 11, 20, 3), "UTC", utc(2026, 11, 20, 15, 28), "12.5 h ahead, not 11.5 h behind"),
+    ("resets 3pm", utc(2026, 11, 20, 20, 30), "UTC", utc(2026, 11, 20, 15), "passed 5.5 h ago -> stale"),
+    ("resets 3pm", utc(2026, 11, 20, 21, 30), "UTC", utc(2026, 11, 21, 15), "passed 6.5 h ago -> next one"),
     # --- DST: Berlin leaves CEST at 2026-10-25 03:00 CEST = 01:00 UTC ---
     ("resets 3am (Europe/Berlin)", utc(2026, 10, 24, 22), "UTC", utc(2026, 10, 25, 2),
      "after fall-back, CET"),
@@ -295,7 +299,7 @@ def test_banner_like_text_never_raises(parts: list[str], now: datetime, tz: str)
 @settings(max_examples=300)
 @given(hour=st.integers(1, 12), minute=st.integers(0, 59), meridiem=st.sampled_from(["am", "pm"]),
        now=sane_now, tz=st.sampled_from(ZONES))
-def test_time_only_is_nearest_wall_time(hour: int, minute: int, meridiem: str, now: datetime,
+def test_time_only_is_next_wall_time_unless_just_past(hour: int, minute: int, meridiem: str, now: datetime,
                                         tz: str) -> None:
     got = parse_reset(f"You've hit your session limit · resets {hour}:{minute:02d}{meridiem}",
                       now, tz)
@@ -303,7 +307,8 @@ def test_time_only_is_nearest_wall_time(hour: int, minute: int, meridiem: str, n
     zone = ZoneInfo(tz)
     # Neighbouring days are 23-25 h apart where the zone has DST, 24 h where it has not.
     has_dst = any(datetime(2026, month, 1, tzinfo=zone).dst() for month in (1, 7))
-    assert abs(got - now) <= timedelta(hours=12, minutes=30 if has_dst else 0)
+    slack = timedelta(minutes=60 if has_dst else 0)
+    assert -timedelta(hours=6) - slack < got - now <= timedelta(hours=18) + slack
     want = (hour % 12 + (12 if meridiem == "pm" else 0), minute)
     local = got.astimezone(zone)
     wall = datetime(local.year, local.month, local.day, *want, tzinfo=zone)
