@@ -10,14 +10,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 
-from agent_orchestrator.cli import render
-from agent_orchestrator.config import Config, ConfigError, load_config
-from agent_orchestrator.project import Project, UnknownNameError
+from agent_orchestrator.cli import common, render
+from agent_orchestrator.cli import phase as phase_cli
+from agent_orchestrator.cli import tokens as tokens_cli
+from agent_orchestrator.config import ConfigError
+from agent_orchestrator.project import UnknownNameError
 from agent_orchestrator.scaffold import ScaffoldError, init_project
 from agent_orchestrator.tmux import TmuxError
 from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
@@ -30,36 +31,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    """Print `message` on stderr and exit with `code`."""
-    err.print(message, markup=False)
-    raise typer.Exit(code)
-
-
-def config_path(ctx: typer.Context) -> Path:
-    """The --config path of this invocation."""
-    return Path((ctx.obj or {}).get("config", "agents.toml"))
-
-
-def load(ctx: typer.Context) -> Config:
-    """Load and validate the config, or print every problem and exit 2."""
-    try:
-        return load_config(config_path(ctx))
-    except ConfigError as exc:
-        for line in exc.lines:
-            err.print(line, markup=False)
-        raise typer.Exit(EXIT_USAGE) from None
-
-
-def project(ctx: typer.Context) -> Project:
-    """The project of this invocation's config."""
-    return Project(load(ctx))
+app.add_typer(phase_cli.app, name="phase")
+app.command("tokens")(tokens_cli.tokens)
+out, err = common.out, common.err
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = common.EXIT_OK, common.EXIT_FAILURE, common.EXIT_USAGE
+fail, config_path, load, project = common.fail, common.config_path, common.load, common.project
 
 
 @app.callback()

@@ -74,3 +74,67 @@ def outcome_table(outcomes: Sequence[Outcome]) -> Table:
     for o in outcomes:
         table.add_row(o.name, o.session, Text(o.action, style=_ACTION_STYLE.get(o.action, "")), o.detail)
     return table
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def phase_panel(info) -> Table:
+    """`phase show` as a two-column table."""
+    table = Table(show_header=False, show_edge=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    done = {True: Text("yes", style="green"), False: Text("no", style="yellow"), None: Text("unknown (no [loop].repo)", style="dim")}[info.done]
+    rows = [
+        ("phase", f"{info.phase_id} ({info.index + 1}/{info.total})"),
+        ("plan", info.plan),
+        ("status file", info.status_file),
+        ("done", done),
+        ("in phase", _duration(info.in_phase_s)),
+        ("sequence complete", "yes" if info.complete else "no"),
+    ]
+    if info.on_complete:
+        rows.append(("on_complete", info.on_complete))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def tokens_table(records, agents: Sequence[str]) -> Table:
+    """Rows: phases and gates; columns: each agent's total, the total, the duration."""
+    seen = [a for a in agents if any(a in r.get("agents", {}) for r in records)]
+    extra = sorted({a for r in records for a in r.get("agents", {})} - set(seen))
+    columns = seen + extra
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("phase / gate")
+    for name in columns:
+        table.add_column(name, justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("duration", justify="right")
+    for r in records:
+        label = Text(r["phase_id"], style="" if r.get("gate") else "bold")
+        if r.get("ended") is None:
+            label.append(" (running)", style="dim")
+        cells = [f"{r.get('agents', {}).get(n, {}).get('total', 0):,}" for n in columns]
+        table.add_row(label, *cells, f"{r.get('total', {}).get('total', 0):,}", _duration(r.get("duration_s")))
+    return table
+
+
+def scan_table(sessions) -> Table:
+    """`tokens --scan`: one row per transcript session and a total."""
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("session", "input", "output", "cache read", "cache write", "total"):
+        table.add_column(column, justify="right" if column != "session" else "left")
+    grand = [0, 0, 0, 0, 0]
+    for name, u in sorted(sessions.items()):
+        values = [u.input, u.output, u.cache_read, u.cache_write, u.total]
+        grand = [g + v for g, v in zip(grand, values)]
+        table.add_row(name, *(f"{v:,}" for v in values))
+    table.add_row(Text("total", style="bold"), *(f"{v:,}" for v in grand))
+    return table

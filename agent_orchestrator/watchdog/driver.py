@@ -19,12 +19,17 @@ from pathlib import Path
 
 from agent_orchestrator.config import Config, ConfigError, load_config
 from agent_orchestrator.project import Project
+from agent_orchestrator.tokens.ledger import Ledger
 from agent_orchestrator.tmux import TmuxError, TmuxRuntime, agent_pid, exit_record
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.executor import Executor
 from agent_orchestrator.watchdog.facts import read_facts
-from agent_orchestrator.watchdog.model import AgentView, PhaseView, Tick
+from agent_orchestrator.discovery import transcript_files
+from agent_orchestrator.gitrepo import GitRepo
+from agent_orchestrator.markers import has_done_marker
+from agent_orchestrator.watchdog.model import AgentView, CommitView, GitView, PhaseView, Tick
 from agent_orchestrator.watchdog.policies import run_policies
+from agent_orchestrator.watchdog.policies.phases import restart_loop_agents, set_phase
 from agent_orchestrator.watchdog.state import AgentState, WatchdogState, load_state, save_state
 
 
@@ -121,6 +126,8 @@ class Watchdog:
         self.stop_event = threading.Event()
         self.lock = ProjectLock(self.log_dir)
         self.captures = 0  # pane captures done, for the benchmark
+        self.restart_loop = ""  # set when a phase verb moved the machine: loop agents restart
+        self.ledger: Ledger | None = None
         self.panes: dict = {}
 
     @property
@@ -171,6 +178,10 @@ class Watchdog:
             elif action in ("pause", "resume"):
                 st.paused = action == "pause"
                 self.events.emit(name, action, f"{action}d by hand", self.clock())
+            elif action == "phase" and isinstance(request.get("index"), int):
+                set_phase(self.state, request["index"], self.clock(), reset=bool(request.get("reset")))
+                self.restart_loop = f"phase set by hand ({request.get('why', 'phase verb')})"
+                self.events.emit("", "phase-set", self.restart_loop, self.clock(), index=request["index"])
 
     # -- one tick --------------------------------------------------------------------------
     def observe(self, now: float) -> dict[str, AgentView]:
@@ -220,14 +231,48 @@ class Watchdog:
         return bool(limit and limit.probe_sent_at and facts.captured_at <= limit.probe_sent_at)
 
     def phase_view(self) -> PhaseView:
-        """The loop's current phase (the phase machine decides `done`)."""
+        """The loop's current phase; `done` as last read from the pushed status file."""
         loop = self.config.loop
         ph = self.state.phase
         if loop is None or not loop.phases:
             return PhaseView(complete=ph.complete)
         index = min(ph.index, len(loop.phases) - 1)
         phase = loop.phases[index]
-        return PhaseView(index, phase.id, phase.status, loop.done_marker, done=False, complete=ph.complete)
+        hs = self.state.handoff
+        done = hs.status_done and hs.checked_phase == index
+        return PhaseView(index, phase.id, phase.status, loop.done_marker, done=done, complete=ph.complete)
+
+    def observe_git(self) -> GitView | None:
+        """Fetch the handoff repo and read what the policies need (None without a [loop].repo).
+
+        Per tick: `git fetch` + `rev-parse`; only when origin/main moved: the new commits, the
+        inbox blob ids and the status file. Failures come back as `ok=False`, never raised.
+        """
+        loop = self.config.loop
+        if loop is None or loop.repo is None or not loop.phases or self.state.phase.complete:
+            return None
+        repo = GitRepo(Path(loop.repo), timeout=loop.handoff.fetch_timeout)
+        fetched = repo.fetch()
+        if not fetched.ok:
+            return GitView(ok=False, error=fetched.error)
+        head = fetched.head
+        hs = self.state.handoff
+        index = min(self.state.phase.index, len(loop.phases) - 1)
+        if head is None:
+            return GitView(ok=True)
+        commits: tuple[CommitView, ...] = ()
+        rewritten = False
+        if hs.last_seen is not None and head != hs.last_seen:
+            found, rewritten = repo.commits_between(hs.last_seen, head)
+            commits = tuple(CommitView(c.sha, c.subject, c.ts) for c in found)
+        inbox = hs.inbox
+        if head != hs.last_seen or hs.last_seen is None:
+            inbox = repo.blob_ids(list(loop.handoff.inboxes)) if loop.handoff.inboxes else {}
+        if head != hs.checked_head or index != hs.checked_phase:
+            text = repo.show(loop.phases[index].status)
+            hs.status_done = text is not None and has_done_marker(text, loop.done_marker)
+            hs.checked_head, hs.checked_phase = head, index
+        return GitView(ok=True, head=head, commits=commits, rewritten=rewritten, inbox_blobs=dict(inbox), status_done=hs.status_done)
 
     def tick(self) -> Tick:
         """One full tick; returns what the policies saw (for tests and the benchmark)."""
@@ -239,13 +284,33 @@ class Watchdog:
             self.state.last_heavy = now
         views = self.observe(now)
         services = {s.name: self.panes.get(s.session or "") for s in self.config.services}
-        tick = Tick(self.config, self.state, views, now, self.phase_view(), heavy, services)
-        actions = run_policies(tick)
-        Executor(self.project, self.events).apply(tick, actions)
+        git = self.observe_git()
+        tick = Tick(self.config, self.state, views, now, self.phase_view(), heavy, services, git)
+        ledger = self.poll_tokens(now)
+        first = restart_loop_agents(tick, self.restart_loop) if self.restart_loop else []
+        self.restart_loop = ""
+        actions = run_policies(tick, first)
+        Executor(self.project, self.events, checkpoint=lambda: save_state(self.log_dir, self.state), ledger=ledger).apply(tick, actions)
         self.state.extra["last_tick"] = now
         self.state.extra["pid"] = os.getpid()
         save_state(self.log_dir, self.state)
         return tick
+
+    def poll_tokens(self, now: float) -> Ledger | None:
+        """Charge what the agents' transcripts gained to the open phase/gate (log_tokens only)."""
+        if not self.config.watchdog.log_tokens:
+            return None
+        names = [a.name for a in self.config.agents]
+        if self.ledger is None or self.ledger.agents != names or self.ledger.granularity != self.config.watchdog.token_granularity:
+            by_name = {a.name: a for a in self.config.agents}
+            self.ledger = Ledger(self.log_dir, names, lambda n: transcript_files(self.config, by_name[n]),
+                                 self.config.watchdog.token_granularity)
+        if "run_started" not in self.state.extra:
+            created = [p.created for p in self.panes.values() if p.created]
+            self.state.extra["run_started"] = min([now, *created])
+        phase = None if self.state.phase.complete else self.phase_view().phase_id
+        self.ledger.poll(now, phase, self.state.handoff.gate, since=self.state.extra["run_started"])
+        return self.ledger
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, once: bool = False) -> None:

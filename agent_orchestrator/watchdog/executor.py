@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agent_orchestrator.delivery import deliver
 from agent_orchestrator.project import Project
 from agent_orchestrator.tmux import TmuxError
+from agent_orchestrator.tokens.ledger import Ledger
 from agent_orchestrator.watchdog.events import EventLog
-from agent_orchestrator.watchdog.model import Action, Keys, Note, Send, Start, Tick
+from agent_orchestrator.watchdog.events import iso
+from agent_orchestrator.watchdog.model import Action, GateChange, Keys, Note, PhaseChange, Send, Start, Tick
 from agent_orchestrator.watchdog.state import Pending
 
 RETRY_CAP = 300.0
@@ -19,9 +23,12 @@ class Executor:
     tick (`Pending`), a failed start counts as a failed start of the restart policy.
     """
 
-    def __init__(self, project: Project, events: EventLog) -> None:
+    def __init__(self, project: Project, events: EventLog, checkpoint: Callable[[], None] | None = None,
+                 ledger: Ledger | None = None) -> None:
         self.project = project
         self.events = events
+        self.checkpoint = checkpoint or (lambda: None)
+        self.ledger = ledger
 
     def apply(self, tick: Tick, actions: list[Action]) -> None:
         """Carry out `actions` in order."""
@@ -34,8 +41,29 @@ class Executor:
                 self._keys(tick, action)
             elif isinstance(action, Note):
                 self.events.emit(action.agent, action.action, action.reason, tick.now, **action.details)
+            elif isinstance(action, PhaseChange):
+                self._phase_change(tick, action)
+            elif isinstance(action, GateChange):
+                self.events.emit("", "gate", action.reason, tick.now, gate=action.label, previous=action.previous, phase=action.phase)
+                if self.ledger is not None:
+                    self.ledger.close_gate(tick.now, action.phase, action.previous)
+
+    def _phase_change(self, tick: Tick, action: PhaseChange) -> None:
+        if self.ledger is not None and action.ended_phase is not None:
+            self.ledger.close_phase(tick.now, action.ended_phase)
+        if action.complete:
+            marker = self.project.log_dir / "SEQUENCE-COMPLETE"
+            if not marker.exists():
+                marker.write_text(f"{iso(tick.now)} {action.reason}\n", encoding="utf-8")
+            self.events.emit("", "sequence-complete", action.reason, tick.now, phase=action.ended_phase)
+        else:
+            self.events.emit("", "phase-advance", action.reason, tick.now, phase=action.ended_phase, index=action.index)
+        # The new phase index must survive a crash before the loop agents restart with it.
+        self.checkpoint()
 
     def _start(self, tick: Tick, action: Start) -> None:
+        if action.action == "on-complete":
+            self.checkpoint()  # "started" is on disk before the task starts: never twice
         view = tick.views.get(action.agent)
         unit = self.project.config.agent(action.agent) or self.project.config.service(action.agent)
         if unit is None:

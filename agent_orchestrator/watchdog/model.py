@@ -59,6 +59,34 @@ class PhaseView:
     complete: bool = False
 
 
+@dataclass(frozen=True)
+class CommitView:
+    """A commit new on origin/main: `sha`, `subject`, committer time `ts` (epoch)."""
+
+    sha: str
+    subject: str
+    ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class GitView:
+    """The handoff repo as fetched this tick.
+
+    `ok` False (with `error`) when the fetch failed; `head` is origin/main; `commits` are new since
+    the last head seen, oldest first; `rewritten` when that head is no longer an ancestor
+    (force-push); `inbox_blobs` the pushed blob id of each inbox file (None: absent);
+    `status_done` whether the current phase's status file as pushed has the done marker.
+    """
+
+    ok: bool
+    error: str = ""
+    head: str | None = None
+    commits: tuple[CommitView, ...] = ()
+    rewritten: bool = False
+    inbox_blobs: dict[str, str | None] = field(default_factory=dict)
+    status_done: bool = False
+
+
 @dataclass
 class Tick:
     """Everything one policy run sees. `heavy` is True on heal ticks."""
@@ -70,6 +98,7 @@ class Tick:
     phase: PhaseView = field(default_factory=PhaseView)
     heavy: bool = False
     services: dict[str, PaneObservation | None] = field(default_factory=dict)
+    git: GitView | None = None
 
     def agent_state(self, name: str) -> AgentState:
         """Bookkeeping of agent `name` (created on first use)."""
@@ -120,4 +149,27 @@ class Note:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Start | Send | Keys | Note
+@dataclass(frozen=True)
+class PhaseChange:
+    """The phase machine moved: record the finished phase's tokens (`ended_phase`), and either
+    continue at `index` or mark the sequence complete (write SEQUENCE-COMPLETE once)."""
+
+    ended_phase: str | None
+    index: int
+    complete: bool
+    reason: str
+    agent: str = ""
+
+
+@dataclass(frozen=True)
+class GateChange:
+    """A new gate was claimed: close the token record of `previous` (if any) in `phase`."""
+
+    phase: str | None
+    previous: str | None
+    label: str
+    reason: str = ""
+    agent: str = ""
+
+
+Action = Start | Send | Keys | Note | PhaseChange | GateChange

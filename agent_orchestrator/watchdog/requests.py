@@ -17,14 +17,15 @@ from agent_orchestrator.project import Project
 from agent_orchestrator.watchdog.state import load_state
 
 
-def request_watchdog(log_dir: Path, action: str, agent: str) -> Path:
-    """Queue `action` ("clear", "pause", "resume") for `agent`; returns the request file."""
+def request_watchdog(log_dir: Path, action: str, agent: str, **extra: object) -> Path:
+    """Queue `action` ("clear", "pause", "resume", "phase") for `agent` with `extra` fields;
+    returns the request file."""
     folder = Path(log_dir) / "state" / "requests"
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".req-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"action": action, "agent": agent, "ts": time.time()}, fh)
-    path = folder / f"{time.time_ns()}-{agent}-{action}.json"
+        json.dump({"action": action, "agent": agent, "ts": time.time(), **extra}, fh)
+    path = folder / f"{time.time_ns()}-{agent or 'project'}-{action}.json"
     os.replace(tmp, path)
     return path
 

@@ -90,13 +90,35 @@ class AgentState:
 
 @dataclass
 class PhaseState:
-    """Where the loop is: `index` into `[loop].phases`, when it started, whether it completed."""
+    """Where the loop is: `index` into `[loop].phases`, when it started, whether it completed.
+
+    `on_complete` is "" (not due), "pending" (decided and checkpointed, not yet started) or
+    "started"; `on_complete_phases` is how many phases the sequence had when it last ran, so an
+    appended-and-completed sequence runs it again but a restarted watchdog never does twice.
+    """
 
     index: int = 0
     started: float | None = None
     complete: bool = False
     completed_at: float | None = None
-    on_complete_started: bool = False
+    on_complete: str = ""
+    on_complete_phases: int = 0
+
+
+@dataclass
+class HandoffState:
+    """Git handoff bookkeeping: the last `origin/main` head seen, inbox blob ids as pushed, the
+    gate in flight (label of the latest claim and when it started), and whether the current
+    phase's status file carried the done marker at `checked_head`."""
+
+    last_seen: str | None = None
+    inbox: dict[str, str | None] = field(default_factory=dict)
+    gate: str | None = None
+    gate_started: float | None = None
+    checked_head: str | None = None
+    checked_phase: int | None = None
+    status_done: bool = False
+    fetch_error: str = ""
 
 
 @dataclass
@@ -106,6 +128,7 @@ class WatchdogState:
     version: int = VERSION
     agents: dict[str, AgentState] = field(default_factory=dict)
     phase: PhaseState = field(default_factory=PhaseState)
+    handoff: HandoffState = field(default_factory=HandoffState)
     last_heavy: float = 0.0
     config_error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +151,8 @@ def _from_dict(cls: type, data: Any) -> Any:
     return cls(**kwargs)
 
 
-_NESTED = {"ScreenFacts | None": ScreenFacts, "LimitWindow | None": LimitWindow, "PhaseState": PhaseState}
+_NESTED = {"ScreenFacts | None": ScreenFacts, "LimitWindow | None": LimitWindow, "PhaseState": PhaseState,
+           "HandoffState": HandoffState}
 
 
 def _convert(tp: Any, value: Any) -> Any:
