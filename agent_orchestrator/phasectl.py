@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config.schema import Config
-from agent_orchestrator.gitrepo import GitRepo
+from agent_orchestrator.gitrepo import GitError, GitRepo
 from agent_orchestrator.markers import has_done_marker
 from agent_orchestrator.project import Outcome, Project
 from agent_orchestrator.watchdog.driver import ProjectLock, lock_holder
@@ -59,8 +59,11 @@ def phase_info(config: Config, now: float | None = None) -> PhaseInfo:
     phase = loop.phases[index]
     done: bool | None = None
     if loop.repo is not None:
-        text = GitRepo(Path(loop.repo)).show(phase.status)
-        done = text is not None and has_done_marker(text, loop.done_marker)
+        try:
+            text = GitRepo(Path(loop.repo)).show(phase.status)  # as last fetched by the watchdog
+        except GitError:
+            text = None  # not a repo (yet): unknown rather than an error
+        done = None if text is None and not (Path(loop.repo) / ".git").exists() else (text is not None and has_done_marker(text, loop.done_marker))
     return PhaseInfo(phase.id, index, len(loop.phases), str(phase.plan), phase.status, done, ph.started,
                      (now - ph.started) if ph.started else None, ph.complete, ph.on_complete)
 

@@ -218,6 +218,8 @@ def _check_target(config: Config, key: str, name: str, ctx: Context, kind: str |
 
 
 def _check_loop(config: Config, loop: LoopConfig, ctx: Context) -> None:
+    if not loop.done_marker.strip():
+        ctx.add("loop.done_marker", "expected a non-blank line such as \"## DONE\" (a blank marker would match any empty line)")
     if loop.kickoff is not None:
         if not loop.kickoff.is_file():
             ctx.add("loop.kickoff", f"file not found: {loop.kickoff}")

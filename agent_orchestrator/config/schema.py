@@ -181,8 +181,10 @@ class OnCompleteConfig:
 class HandoffConfig:
     """`[loop.handoff]`: git claim/review pings and inbox files."""
 
-    claim_pattern: str = opt("^claim", regex=True, doc="commit subject regex that pings claim_pings")
-    review_pattern: str = opt("^review", regex=True, doc="commit subject regex that pings review_pings")
+    claim_pattern: str = opt(r"^(?:\w+(?:\([^)]*\))?!?:\s*)?claim\b", regex=True,
+                             doc="commit subject regex (case-insensitive) that pings claim_pings; a `feat:`-style prefix is allowed")
+    review_pattern: str = opt(r"^(?:\w+(?:\([^)]*\))?!?:\s*)?review\b", regex=True,
+                              doc="commit subject regex (case-insensitive) that pings review_pings")
     claim_pings: list[str] = opt(factory=list, one_or_many=True, doc="agent name or list pinged on a claim commit")
     review_pings: list[str] = opt(factory=list, one_or_many=True, doc="agent name or list pinged on a review commit")
     inboxes: dict[str, str] = opt(factory=dict, doc="{file = agent}: a pushed change of the file pings the agent")

@@ -25,7 +25,7 @@ from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.executor import Executor
 from agent_orchestrator.watchdog.facts import read_facts
 from agent_orchestrator.discovery import transcript_files
-from agent_orchestrator.gitrepo import GitRepo
+from agent_orchestrator.gitrepo import GitError, GitRepo
 from agent_orchestrator.markers import has_done_marker
 from agent_orchestrator.watchdog.model import AgentView, CommitView, GitView, PhaseView, Tick
 from agent_orchestrator.watchdog.policies import run_policies
@@ -260,18 +260,21 @@ class Watchdog:
         index = min(self.state.phase.index, len(loop.phases) - 1)
         if head is None:
             return GitView(ok=True)
-        commits: tuple[CommitView, ...] = ()
-        rewritten = False
-        if hs.last_seen is not None and head != hs.last_seen:
-            found, rewritten = repo.commits_between(hs.last_seen, head)
-            commits = tuple(CommitView(c.sha, c.subject, c.ts) for c in found)
-        inbox = hs.inbox
-        if head != hs.last_seen or hs.last_seen is None:
-            inbox = repo.blob_ids(list(loop.handoff.inboxes)) if loop.handoff.inboxes else {}
-        if head != hs.checked_head or index != hs.checked_phase:
-            text = repo.show(loop.phases[index].status)
-            hs.status_done = text is not None and has_done_marker(text, loop.done_marker)
-            hs.checked_head, hs.checked_phase = head, index
+        try:
+            commits: tuple[CommitView, ...] = ()
+            rewritten = False
+            if hs.last_seen is not None and head != hs.last_seen:
+                found, rewritten = repo.commits_between(hs.last_seen, head)
+                commits = tuple(CommitView(c.sha, c.subject, c.ts) for c in found)
+            inbox = hs.inbox
+            if head != hs.last_seen or hs.last_seen is None:
+                inbox = repo.blob_ids(list(loop.handoff.inboxes)) if loop.handoff.inboxes else {}
+            if head != hs.checked_head or index != hs.checked_phase:
+                text = repo.show(loop.phases[index].status)
+                hs.status_done = text is not None and has_done_marker(text, loop.done_marker)
+                hs.checked_head, hs.checked_phase = head, index
+        except GitError as exc:
+            return GitView(ok=False, error=str(exc))
         return GitView(ok=True, head=head, commits=commits, rewritten=rewritten, inbox_blobs=dict(inbox), status_done=hs.status_done)
 
     def tick(self) -> Tick:
