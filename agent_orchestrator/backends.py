@@ -170,10 +170,12 @@ def _fill(part: str, slots: dict[str, str]) -> str:
     return _SLOT.sub(lambda m: slots[m.group(1)], part)
 
 
-# A backend without a built-in screen set: only its own regexes apply.
+# A backend without a built-in screen set: only its own regexes apply. "(?!)" never matches (an
+# empty regex would match every line).
+_NEVER = "(?!)"
 _GENERIC = ScreenPatterns(
-    active_re="", input_re=r"^\x00never", placeholder_re=None, retry_re="", error_re="", limit_re="",
-    fatal_re=None, done_re="", dialogs=(),
+    active_re=_NEVER, input_re=_NEVER, placeholder_re=None, retry_re=_NEVER, error_re=_NEVER, limit_re=_NEVER,
+    fatal_re=None, done_re=_NEVER, dialogs=(),
 )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from agent_orchestrator.backends import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
 from agent_orchestrator.delivery import DeliveryResult, deliver
+from agent_orchestrator.homes import prepare_home
 from agent_orchestrator.kickoff import agent_kickoff, phase_model
 from agent_orchestrator.tmux import PaneObservation, TmuxError, TmuxRuntime, agent_pid
 
@@ -147,8 +148,12 @@ class Project:
             prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
             prompt_file.parent.mkdir(parents=True, exist_ok=True)
             prompt_file.write_text(kickoff or "", encoding="utf-8")
-        return build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
-                            resume=unit.resume if resume is None else resume)
+        launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
+                              resume=unit.resume if resume is None else resume)
+        if backend.home == "scratch":
+            launch.env.update(prepare_home(self.log_dir / "homes" / unit.name, cli=backend.screen or backend.name,
+                                           agent=unit.name, agent_dir=launch.cwd, env=launch.env))
+        return launch
 
     def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
               prompt: str | None = None, resume: bool | None = None) -> Outcome:

@@ -116,6 +116,7 @@ class BackendConfig:
     resume_flags: list[str] = opt(factory=list, doc="flags added when an agent with resume = true restarts")
     dialogs: list[DialogConfig] = opt(factory=list, doc="startup dialogs: [{match, keys, name}]")
     transcripts: TranscriptsConfig = opt(factory=TranscriptsConfig, doc="{path, reader}")
+    home: str = opt("", choices=("", "scratch"), doc='"scratch": each agent gets its own prepared HOME under <log_dir>/homes/<agent> (rehearsals); "" = the user\'s HOME')
     screen: str = opt("", doc="built-in screen detector set (claude, codex) for detailed pane states")
 
 

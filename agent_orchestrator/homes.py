@@ -1,0 +1,80 @@
+"""Scratch HOMEs for rehearsals: each agent its own HOME, prepared so the CLI starts straight
+into its input box with no first-run screens, and never touches the user's real ~/.claude*.
+
+Claude Code 2.1.197 (REFERENCE): `$HOME/.claude.json` with `hasCompletedOnboarding`,
+`bypassPermissionsModeAccepted`, `projects.<abs dir>.hasTrustDialogAccepted` (+
+`hasCompletedProjectOnboarding`) and, for an API key in the environment,
+`customApiKeyResponses.approved = [<last 20 chars of the key>]`; `$HOME/.claude/settings.json`
+with `skipDangerousModePermissionPrompt`. Codex 0.169.0: `$CODEX_HOME/config.toml` with a model
+provider pointing at `OPENAI_BASE_URL`, `approval_policy = "never"`, `sandbox_mode =
+"danger-full-access"` and the project trusted. Every HOME also gets a `.gitconfig` naming the
+agent, so its commits say who made them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import tomli_w
+
+
+def _merge_json(path: Path, update: dict) -> None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    """Prepare `home` for `cli` ("claude", "codex" or other) and return the env to add (HOME, …).
+
+    Idempotent: a restarted agent keeps its HOME (and so its transcripts and sessions).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / ".gitconfig"
+    if not gitconfig.exists():
+        gitconfig.write_text(f"[user]\n\tname = {agent}\n\temail = {agent}@rehearsal.invalid\n[init]\n\tdefaultBranch = main\n",
+                             encoding="utf-8")
+    extra = {"HOME": str(home)}
+    directory = str(agent_dir.resolve())
+    if cli == "claude":
+        key = env.get("ANTHROPIC_API_KEY", "")
+        update: dict = {
+            "hasCompletedOnboarding": True,
+            "bypassPermissionsModeAccepted": True,
+            "hasAcknowledgedCostThreshold": True,
+            "projects": {directory: {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
+        }
+        if key:
+            update["customApiKeyResponses"] = {"approved": [key[-20:]], "rejected": []}
+        _merge_json(home / ".claude.json", update)
+        _merge_json(home / ".claude" / "settings.json", {"skipDangerousModePermissionPrompt": True})
+    elif cli == "codex":
+        codex_home = home / ".codex"
+        codex_home.mkdir(parents=True, exist_ok=True)
+        config = {
+            "model_provider": "rehearsal",
+            "approval_policy": "never",
+            "sandbox_mode": "danger-full-access",
+            "model_providers": {"rehearsal": {
+                "name": "rehearsal",
+                "base_url": env.get("OPENAI_BASE_URL", "http://127.0.0.1:8765/v1"),
+                "env_key": "OPENAI_API_KEY",
+                "wire_api": "responses",
+            }},
+            "projects": {directory: {"trust_level": "trusted"}},
+            "tui": {"screen_reader_detection_done": True},
+        }
+        if env.get("CODEX_MODEL"):
+            config["model"] = env["CODEX_MODEL"]
+        (codex_home / "config.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
+        extra["CODEX_HOME"] = str(codex_home)
+    return extra
