@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# smoke.sh — the one "run it" command: bootstraps .venv, then in an isolated sandbox (temp dir,
-# private tmux socket, unique session prefix) brings agents.example.toml up, shows status, sends a
-# message and checks the agent echoed it, brings everything down and verifies nothing is left.
-# Cleans up on success, failure and Ctrl-C.
+# smoke.sh — the one "run it" command, offline, on a fresh machine:
+#   1. bootstraps .venv and (if `claude` is not on PATH) a pinned Claude Code CLI in .cache/npm;
+#   2. the demo team (agents.example.toml, no agent CLI needed): up, status, send, logs, down;
+#   3. the main job: examples/builder-adversary — the real Claude Code CLI against the scripted
+#      model, a Builder and an Adversary driven by the watchdog through two phases to
+#      SEQUENCE-COMPLETE — then status, phase show and tokens, and everything torn down.
+# Each part runs in its own sandbox (temp dir, private tmux socket, unique prefix) and verifies
+# that nothing is left behind — on success, failure and Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")"
 repo="$PWD"
 
 python="$(scripts/bootstrap.sh)"
+claude="$(scripts/ensure-claude.sh)"
 agents=("$python" -m agent_orchestrator)
 
 sandbox="$(mktemp -d "${TMPDIR:-/tmp}/ao-smoke.XXXXXX")"
@@ -48,6 +53,9 @@ step "up"
 step "status"
 "${agents[@]}" status
 
+step "the main job: examples/builder-adversary with the real Claude Code CLI ($("$claude" --version 2>/dev/null || echo "$claude"))"
+"${agents[@]}" rehearse run "$repo/examples/builder-adversary" --claude "$claude" --timeout 270
+
 step "send alice a message"
 message="hello from smoke.sh $$"
 "${agents[@]}" send alice "$message"
@@ -68,3 +76,6 @@ if tmux -L "$socket" list-sessions 2>/dev/null | grep -q "^$prefix"; then
     exit 1
 fi
 "${agents[@]}" status
+
+step "the main job: examples/builder-adversary with the real Claude Code CLI ($("$claude" --version 2>/dev/null || echo "$claude"))"
+"${agents[@]}" rehearse run "$repo/examples/builder-adversary" --claude "$claude" --timeout 270

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_orchestrator.config import AgentConfig, Config
+from agent_orchestrator.homes import scratch_home
 from agent_orchestrator.tokens.readers import claude_project_dir, claude_slug
 
 
@@ -53,7 +54,10 @@ def _expand(raw: str, home: Path, base: Path) -> Path:
 
 
 def agent_home(config: Config, agent: AgentConfig) -> Path:
-    """The HOME the agent runs with (a relative one is taken from the agent's dir)."""
+    """The HOME the agent runs with: its scratch HOME for a `home = "scratch"` backend, else
+    the env's (a relative one is taken from the agent's dir), else ours."""
+    if config.backend_of(agent).home == "scratch":
+        return scratch_home(Path(config.defaults.log_dir), agent.name)
     return _expand(_env(config, agent, "HOME") or str(Path.home()), Path.home(), _agent_dir(config, agent))
 
 

@@ -19,6 +19,11 @@ from pathlib import Path
 import tomli_w
 
 
+def scratch_home(log_dir: Path, agent: str) -> Path:
+    """Where agent `agent`'s scratch HOME lives."""
+    return Path(log_dir) / "homes" / agent
+
+
 def _merge_json(path: Path, update: dict) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

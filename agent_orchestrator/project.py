@@ -15,7 +15,7 @@ from pathlib import Path
 from agent_orchestrator.backends import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
 from agent_orchestrator.delivery import DeliveryResult, deliver
-from agent_orchestrator.homes import prepare_home
+from agent_orchestrator.homes import prepare_home, scratch_home
 from agent_orchestrator.kickoff import agent_kickoff, phase_model
 from agent_orchestrator.tmux import PaneObservation, TmuxError, TmuxRuntime, agent_pid
 
@@ -140,7 +140,8 @@ class Project:
         """The launch command of a unit (an agent with its kickoff — or `prompt` instead — or a
         service's cmd). `resume` overrides the agent's own `resume` setting."""
         if isinstance(unit, ServiceConfig):
-            return Launch(argv=list(unit.cmd), cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
+            argv = [sys.executable if part == "{python}" else part for part in unit.cmd]
+            return Launch(argv=argv, cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
         backend = self.config.backend_of(unit)
         kickoff = prompt if prompt is not None else agent_kickoff(self.config, unit, phase_index)
         prompt_file = None
@@ -151,7 +152,7 @@ class Project:
         launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
                               resume=unit.resume if resume is None else resume)
         if backend.home == "scratch":
-            launch.env.update(prepare_home(self.log_dir / "homes" / unit.name, cli=backend.screen or backend.name,
+            launch.env.update(prepare_home(scratch_home(self.log_dir, unit.name), cli=backend.screen or backend.name,
                                            agent=unit.name, agent_dir=launch.cwd, env=launch.env))
         return launch
 
@@ -190,7 +191,8 @@ class Project:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         panes = self.runtime.observe()
         outcomes = []
-        for unit in self.select(names):
+        # Services first: agents may need one (e.g. a model server) from their first second.
+        for unit in sorted(self.select(names), key=lambda u: not isinstance(u, ServiceConfig)):
             pane = panes.get(unit.session or "")
             if not unit.enabled:
                 outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false"))
@@ -204,7 +206,13 @@ class Project:
                 continue
             if progress:
                 progress(f"starting {unit.name} in session {unit.session}")
-            outcomes.append(self.start(unit, pane))
+            outcome = self.start(unit, pane)
+            if isinstance(unit, ServiceConfig) and unit.ready_re and not outcome.failed:
+                if progress:
+                    progress(f"waiting for {unit.name} to be ready")
+                if not self.wait_screen(unit.session or "", unit.ready_re, unit.ready_timeout):
+                    outcome = Outcome(unit.name, unit.session or "", "failed", f"not ready within {unit.ready_timeout:g}s (ready_re {unit.ready_re!r})")
+            outcomes.append(outcome)
         if watchdog:
             outcomes.append(self.start_watchdog(panes.get(self.config.watchdog_session)))
         return outcomes
@@ -272,6 +280,22 @@ class Project:
         session = agent.session or ""
         wait_ready(self.runtime, session, backend, sleep=sleep, clock=clock)
         return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts)
+
+    def wait_screen(self, session: str, pattern: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> bool:
+        """Poll the session's screen until `pattern` shows (True) or `timeout` seconds pass."""
+        import re
+
+        deadline = clock() + timeout
+        while True:
+            try:
+                if re.search(pattern, "\n".join(self.runtime.capture_history(session, 200)), re.MULTILINE):
+                    return True
+            except TmuxError:
+                return False
+            if clock() >= deadline:
+                return False
+            sleep(0.2)
 
     def logs(self, name: str, lines: int) -> list[str]:
         """The last `lines` rows of a unit's pane (scrollback included). Raises TmuxError if not running."""

@@ -16,6 +16,7 @@ import typer
 
 from agent_orchestrator.cli import common, render
 from agent_orchestrator.cli import phase as phase_cli
+from agent_orchestrator.cli import rehearse as rehearse_cli
 from agent_orchestrator.cli import tokens as tokens_cli
 from agent_orchestrator.config import ConfigError
 from agent_orchestrator.project import UnknownNameError
@@ -32,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(phase_cli.app, name="phase")
+app.add_typer(rehearse_cli.app, name="rehearse")
 app.command("tokens")(tokens_cli.tokens)
 out, err = common.out, common.err
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = common.EXIT_OK, common.EXIT_FAILURE, common.EXIT_USAGE

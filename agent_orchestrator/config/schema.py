@@ -153,12 +153,14 @@ class ServiceConfig:
     """`[[service]]`: a plain long-running command in its own session (no prompt, healed if watched)."""
 
     name: str = opt(None, required=True, doc="unique name (shares the namespace with agents)")
-    cmd: list[str] = opt(None, required=True, doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]")
+    cmd: list[str] = opt(None, required=True, doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]; \"{python}\" is the orchestrator's own Python")
     session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
     dir: Path | None = opt(None, path=True, doc="working directory")
     env: dict[str, str] = opt(factory=dict, doc="environment added")
     enabled: bool = opt(True, doc="false: never started")
     watch: str | None = opt(None, choices=("none", "heal"), doc="heal restarts it when it exits (default: heal)")
+    ready_re: str = opt("", regex=True, doc="`up` waits for this on the service's screen before starting agents")
+    ready_timeout: float = opt(15.0, positive=True, doc="seconds `up` waits for ready_re")
 
 
 @dataclass

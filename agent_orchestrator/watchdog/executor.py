@@ -69,7 +69,8 @@ class Executor:
         if unit is None:
             return
         pane = view.pane if view else tick.services.get(action.agent)
-        outcome = self.project.start(unit, pane, tick.phase.index, prompt=action.prompt, resume=action.resume)
+        # The phase index as it is now: an advance earlier in this tick has already moved it.
+        outcome = self.project.start(unit, pane, tick.state.phase.index, prompt=action.prompt, resume=action.resume)
         if outcome.failed:
             tick.agent_state(action.agent).failed_starts += 1
             self.events.emit(action.agent, f"{action.action}-failed", f"{action.reason}: {outcome.detail}", tick.now)

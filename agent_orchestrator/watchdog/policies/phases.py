@@ -81,6 +81,8 @@ def phases(tick: Tick) -> list[Action]:
     if git is None or not git.ok or not git.status_done:
         return []
     ended = loop.phases[min(ph.index, len(loop.phases) - 1)].id
+    # The gate in flight ends with its phase (its token record is closed with the phase's).
+    tick.state.handoff.gate = tick.state.handoff.gate_started = None
     if ph.index + 1 < len(loop.phases):
         ph.index += 1
         ph.started = tick.now

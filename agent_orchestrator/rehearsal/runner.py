@@ -1,0 +1,221 @@
+"""Run an example end to end in a sandbox: the real agent CLI against the scripted model.
+
+`run_rehearsal(example)` copies the example folder into a temp dir, runs its `setup.sh`, points
+its agents.toml at a private tmux socket, a unique session prefix and a free port for the model
+server, brings the team up (watchdog included), waits for the end state, collects status, phase
+and token reports, then tears everything down and checks nothing is left — also on failure.
+
+End state: with a `[loop]`, SEQUENCE-COMPLETE and (if configured) the on_complete task having
+finished a turn; without one, the example's `done_when` file (a path relative to the example,
+named in `rehearsal.toml`) existing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from agent_orchestrator.config import load_config
+from agent_orchestrator.project import Outcome, Project, UnitStatus
+from agent_orchestrator.tmux import TmuxRuntime
+from agent_orchestrator.watchdog.events import read_events
+from agent_orchestrator.watchdog.state import load_state
+
+_LOCAL_URL = re.compile(r"(https?://127\.0\.0\.1:)\d+")
+_COPY_IGNORE = shutil.ignore_patterns("run", "origin.git", "work", "review", "report", "__pycache__", ".agents-run")
+
+
+class RehearsalError(RuntimeError):
+    """The rehearsal could not be set up (bad example folder, setup failed, no agent CLI)."""
+
+
+@dataclass
+class RehearsalResult:
+    """What a rehearsal did: `ok`, `reason` when not, the reports, and how long it took (s)."""
+
+    ok: bool
+    reason: str
+    elapsed: float
+    sandbox: Path
+    status: list[UnitStatus] = field(default_factory=list)
+    phase: dict[str, Any] = field(default_factory=dict)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    up: list[Outcome] = field(default_factory=list)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _repoint(value: Any, port: int) -> Any:
+    """Every 127.0.0.1 URL and `--port N` in the config, moved to `port`."""
+    if isinstance(value, dict):
+        return {k: _repoint(v, port) for k, v in value.items()}
+    if isinstance(value, list):
+        out = [_repoint(v, port) for v in value]
+        for i, item in enumerate(out[:-1]):
+            if item == "--port":
+                out[i + 1] = str(port)
+        return out
+    if isinstance(value, str):
+        return _LOCAL_URL.sub(lambda m: f"{m.group(1)}{port}", value)
+    return value
+
+
+def sandbox_config(path: Path, *, socket_name: str, prefix: str, port: int, bins: dict[str, str]) -> None:
+    """Rewrite the copied agents.toml in place for an isolated run."""
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw = _repoint(raw, port)
+    raw.setdefault("defaults", {}).update(tmux_socket=socket_name, session_prefix=prefix)
+    for name, binary in bins.items():
+        raw.setdefault("backend", {}).setdefault(name, {})["bin"] = binary
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+
+
+def find_claude(repo_root: Path | None = None) -> str | None:
+    """The Claude Code CLI: on PATH, else the pinned copy scripts/ensure-claude.sh installs."""
+    found = shutil.which("claude")
+    if found:
+        return found
+    root = repo_root or Path(__file__).resolve().parents[2]
+    cached = root / ".cache" / "npm" / "node_modules" / ".bin" / "claude"
+    return str(cached) if cached.exists() else None
+
+
+def _leftovers(sandbox: Path, runtime: TmuxRuntime) -> list[str]:
+    found = [f"tmux session {name}" for name in runtime.observe()]
+    needle = str(sandbox).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if needle in cmdline or cwd.startswith(str(sandbox)):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
+            found.append(f"process {proc.name}: {shown}")
+    return found
+
+
+def _end_state(project: Project, started: float) -> tuple[bool, str]:
+    """(reached, what is still awaited) of the example's end state."""
+    config = project.config
+    state = load_state(project.log_dir)
+    if config.loop is None:
+        return False, "no [loop]: nothing to wait for"
+    ph = state.phase
+    phase_id = config.loop.phases[min(ph.index, len(config.loop.phases) - 1)].id
+    if not ph.complete:
+        return False, f"phase {phase_id} ({ph.index + 1}/{len(config.loop.phases)})"
+    if config.loop.on_complete is None:
+        return True, "SEQUENCE-COMPLETE"
+    task = config.loop.on_complete.run
+    if ph.on_complete != "started":
+        return False, f"SEQUENCE-COMPLETE; on_complete {task} due"
+    facts = state.agent(task).facts
+    finished = facts is not None and facts.state in ("done_idle", "waiting_until") and facts.captured_at > (ph.completed_at or started)
+    if finished:
+        return True, f"SEQUENCE-COMPLETE; on_complete {task} ran"
+    return False, f"SEQUENCE-COMPLETE; waiting for {task} to finish its turn"
+
+
+def run_rehearsal(
+    example: Path,
+    *,
+    timeout: float = 300.0,
+    keep: bool = False,
+    claude: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> RehearsalResult:
+    """Run `example` in a sandbox to its end state (or `timeout` seconds) and clean up.
+
+    Raises RehearsalError when it cannot even start (no agents.toml, setup.sh failed, the
+    Claude Code CLI is needed but missing). Everything after `up` ends in a RehearsalResult.
+    """
+    example = Path(example).resolve()
+    if not (example / "agents.toml").is_file():
+        raise RehearsalError(f"{example}: no agents.toml here")
+    begin = time.monotonic()
+    sandbox = Path(tempfile.mkdtemp(prefix="ao-rehearsal-"))
+    work = sandbox / example.name
+    token = secrets.token_hex(3)
+    socket_name, prefix, port = f"ao-rehearsal-{token}", f"r{token}-", free_port()
+    runtime = TmuxRuntime(socket_name)
+    result = RehearsalResult(False, "", 0.0, work)
+    try:
+        shutil.copytree(example, work, ignore=_COPY_IGNORE)
+        if (work / "setup.sh").exists():
+            done = subprocess.run(["bash", "setup.sh"], cwd=work, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RehearsalError(f"{example.name}/setup.sh failed: {done.stderr.strip() or done.stdout.strip()}")
+        bins = {}
+        uses_claude = "claude" in {a.backend for a in load_config(work / "agents.toml").agents}
+        if uses_claude:
+            claude = claude or find_claude()
+            if claude is None:
+                raise RehearsalError("the Claude Code CLI is not installed: run scripts/ensure-claude.sh (or put claude on PATH)")
+            bins["claude"] = claude
+        sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins)
+        project = Project(load_config(work / "agents.toml"), runtime)
+        progress(f"sandbox {work} (tmux socket {socket_name}, model port {port})")
+        result.up = project.up(progress=progress)
+        failed = [o for o in result.up if o.failed]
+        if failed:
+            result.reason = "; ".join(f"{o.name}: {o.detail}" for o in failed)
+            return result
+        seen = 0
+        started = time.time()
+        while True:
+            events = list(read_events(project.log_dir))
+            for event in events[seen:]:
+                progress(f"[{time.time() - started:5.0f}s] {event.get('agent') or '-'} {event['action']}: {event['reason']}")
+            seen = len(events)
+            reached, awaiting = _end_state(project, started)
+            if reached:
+                result.ok, result.reason = True, awaiting
+                break
+            if time.monotonic() - begin > timeout:
+                result.reason = f"timed out after {timeout:g}s; still at: {awaiting}"
+                break
+            time.sleep(1.0)
+        result.status = project.status()
+        result.events = list(read_events(project.log_dir))
+        from agent_orchestrator.phasectl import phase_info
+        from agent_orchestrator.tokens.ledger import read_ledger
+
+        result.phase = phase_info(project.config).to_dict()
+        result.tokens = read_ledger(project.log_dir)
+        project.down()
+        return result
+    finally:
+        runtime.server.cmd("kill-server")
+        deadline = time.monotonic() + 10
+        while (left := _leftovers(sandbox, runtime)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        result.leftovers = left
+        if left and result.ok:
+            result.ok, result.reason = False, "left behind: " + "; ".join(left)
+        if not keep:
+            shutil.rmtree(sandbox, ignore_errors=True)
+        result.elapsed = time.monotonic() - begin
