@@ -166,3 +166,18 @@ def test_readme_config_reference_is_current() -> None:
     assert reference() in (ROOT / "README.md").read_text(encoding="utf-8"), (
         "README's config reference is stale: regenerate it with python -m agent_orchestrator.config.reference --write README.md"
     )
+
+
+def test_selftest_over_bundled_and_given_captures(tmp_path: Path) -> None:
+    bundled = agents("selftest")
+    assert bundled.exit_code == 0 and bundled.output.strip().endswith("46 passed, 0 failed")
+    src = ROOT / "agent_orchestrator" / "data" / "captures"
+    for suffix in (".txt", ".json"):
+        (tmp_path / f"claude-busy-1{suffix}").write_bytes((src / f"claude-busy-1{suffix}").read_bytes())
+    label = json.loads((tmp_path / "claude-busy-1.json").read_text())
+    label["state"] = "idle"  # a wrong label: the detector must disagree
+    (tmp_path / "claude-busy-1.json").write_text(json.dumps(label))
+    mislabelled = agents("selftest", "--captures", str(tmp_path))
+    assert mislabelled.exit_code == 1
+    assert "FAIL claude-busy-1 (claude: idle) — got busy" in mislabelled.output
+    assert mislabelled.output.strip().endswith("0 passed, 1 failed")

@@ -202,6 +202,27 @@ def restart(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or s
 
 
 @app.command()
+def selftest(captures: Optional[Path] = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: the bundled ones.")) -> None:
+    """Run the pane-state detectors over labelled screen captures; exit 1 on any miss."""
+    from agent_orchestrator.screen import check_captures
+
+    folder = captures or Path(__file__).resolve().parent.parent / "data" / "captures"
+    if not folder.is_dir():
+        fail(f"{folder}: no such folder of captures", EXIT_USAGE)
+    results = check_captures(folder)
+    if not results:
+        fail(f"{folder}: no labelled captures (<name>.txt + <name>.json with cli and state)", EXIT_USAGE)
+    for r in results:
+        mark = "[green]pass[/green]" if r.ok else "[red]FAIL[/red]"
+        detail = "" if r.ok else f" — got {r.got}" + (f" ({r.reason})" if r.reason and r.got is None else "")
+        out.print(f"{mark} {r.name} ({r.cli}: {r.expected}){detail}")
+    failed = sum(not r.ok for r in results)
+    out.print(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
 def init(directory: Path = typer.Argument(..., help="Folder for the new project (created if missing).")) -> None:
     """Scaffold a starter agents.toml (with a unique session_prefix), prompts/ and a first plan."""
     try:

@@ -1,0 +1,39 @@
+{
+  description = "agent-orchestrator: run a team of AI coding agents in tmux and keep it working";
+
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+    flake-utils.url = "github:numtide/flake-utils";
+  };
+
+  outputs = { self, nixpkgs, flake-utils }:
+    flake-utils.lib.eachDefaultSystem (system:
+      let
+        pkgs = import nixpkgs { inherit system; };
+        python = pkgs.python311;
+        pythonEnv = python.withPackages (ps: with ps; [
+          typer
+          rich
+          libtmux
+          tomli-w
+          pytest
+          hypothesis
+        ]);
+      in
+      {
+        # `nix develop`: Python 3.11 with the runtime and test dependencies, tmux, git and
+        # Node.js (for the Claude Code / Codex CLIs the rehearsals install into .cache/npm).
+        devShells.default = pkgs.mkShell {
+          packages = [
+            pythonEnv
+            pkgs.tmux
+            pkgs.git
+            pkgs.nodejs_20
+          ];
+          shellHook = ''
+            export PYTHONPATH="$PWD''${PYTHONPATH:+:$PYTHONPATH}"
+            echo "agent-orchestrator dev shell: python3 agents.py --help, ./tests/run.sh, ./smoke.sh"
+          '';
+        };
+      });
+}
