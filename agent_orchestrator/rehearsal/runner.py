@@ -6,8 +6,9 @@ server, brings the team up (watchdog included), waits for the end state, collect
 and token reports, then tears everything down and checks nothing is left — also on failure.
 
 End state: with a `[loop]`, SEQUENCE-COMPLETE and (if configured) the on_complete task having
-finished a turn; without one, the example's `done_when` file (a path relative to the example,
-named in `rehearsal.toml`) existing.
+finished a turn; and, when the example has a `rehearsal.toml` with `done_file = "<path>"`
+(relative to the example folder), that file existing — the only condition for a team without a
+phase machine. `rehearsal.toml` may also set `timeout` (seconds).
 """
 
 from __future__ import annotations
@@ -118,12 +119,36 @@ def _leftovers(sandbox: Path, runtime: TmuxRuntime) -> list[str]:
     return found
 
 
-def _end_state(project: Project, started: float) -> tuple[bool, str]:
+def rehearsal_settings(example: Path) -> dict[str, Any]:
+    """The example's optional `rehearsal.toml` (`done_file`, `timeout`); {} when absent.
+
+    Raises RehearsalError naming the file and key for anything else in it.
+    """
+    path = example / "rehearsal.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise RehearsalError(f"{path}: invalid TOML: {exc}") from None
+    for key, value in data.items():
+        if key == "done_file" and isinstance(value, str) and value:
+            continue
+        if key == "timeout" and isinstance(value, (int, float)) and value > 0:
+            continue
+        raise RehearsalError(f'{path}: {key}: expected done_file = "<path>" or timeout = <seconds>, got {value!r}')
+    return data
+
+
+def _end_state(project: Project, started: float, done_file: Path | None = None) -> tuple[bool, str]:
     """(reached, what is still awaited) of the example's end state."""
     config = project.config
     state = load_state(project.log_dir)
+    if done_file is not None and not done_file.exists():
+        return False, f"waiting for {done_file.name}"
     if config.loop is None:
-        return False, "no [loop]: nothing to wait for"
+        return (True, f"{done_file.name} written") if done_file is not None else (False, "no [loop] and no done_file")
     ph = state.phase
     phase_id = config.loop.phases[min(ph.index, len(config.loop.phases) - 1)].id
     if not ph.complete:
@@ -177,6 +202,9 @@ def run_rehearsal(
                 raise RehearsalError("the Claude Code CLI is not installed: run scripts/ensure-claude.sh (or put claude on PATH)")
             bins["claude"] = claude
         sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins)
+        settings = rehearsal_settings(work)
+        done_file = work / settings["done_file"] if "done_file" in settings else None
+        timeout = float(settings.get("timeout", timeout))
         project = Project(load_config(work / "agents.toml"), runtime)
         progress(f"sandbox {work} (tmux socket {socket_name}, model port {port})")
         result.up = project.up(progress=progress)
@@ -191,7 +219,7 @@ def run_rehearsal(
             for event in events[seen:]:
                 progress(f"[{time.time() - started:5.0f}s] {event.get('agent') or '-'} {event['action']}: {event['reason']}")
             seen = len(events)
-            reached, awaiting = _end_state(project, started)
+            reached, awaiting = _end_state(project, started, done_file)
             if reached:
                 result.ok, result.reason = True, awaiting
                 break
