@@ -492,3 +492,13 @@ def wait_for(cond, timeout: float = 5.0) -> None:
     while not cond():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_out_writes_per_agent_log_files(tmp_path: Path) -> None:
+    path = write_claude(tmp_path / "t" / "s.jsonl")
+    out = tmp_path / "logs"
+    result = CliRunner().invoke(app, ["--path", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""  # nothing on stdout: the lines went to the file
+    text = (out / "transcripts.log").read_text()
+    assert "tool  Bash(" in text and text.count("\n") >= 4 and not text.startswith("[")

@@ -199,6 +199,7 @@ def agent_log(
     every: bool = typer.Option(False, "--all", help="Every agent of the config, lines prefixed by \\[name], merged in time order."),
     last: Optional[int] = typer.Option(None, "-n", "--lines", min=0, help="Only the last N events (of the history, with --follow)."),
     result_lines: int = typer.Option(3, "--result-lines", min=1, help="Lines shown per tool result."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write each agent's lines to OUT/<agent>.log instead of stdout (for a logs [[service]])."),
 ) -> None:
     """Print an agent's transcripts as one line per prompt, reply, tool call and tool result."""
     if sum((name is not None, every, bool(paths))) != 1:
@@ -209,9 +210,12 @@ def agent_log(
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
     logs = LogSet(sources, warn=lambda msg: typer.echo(msg, err=True))
-    fmt = formatter(as_json, every, result_lines)
+    fmt = formatter(as_json, every and out_dir is None, result_lines)
 
     def emit(batch: list[Tagged]) -> None:
+        if out_dir is not None:
+            write_per_agent(out_dir, batch, fmt)
+            return
         sys.stdout.write("".join(fmt(t) + "\n" for t in batch))
         sys.stdout.flush()  # followers pipe into grep: do not sit in a block buffer
 
@@ -226,6 +230,17 @@ def agent_log(
             follow(logs, emit, since=cutoff)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_OK) from None
+
+
+def write_per_agent(out_dir: Path, batch: list[Tagged], fmt: Callable[[Tagged], str]) -> None:
+    """Append each event's line to `<out_dir>/<agent>.log` (`transcripts.log` for given paths)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines: dict[str, list[str]] = {}
+    for tagged in batch:
+        lines.setdefault(tagged[0] or "transcripts", []).append(fmt(tagged) + "\n")
+    for agent, rows in lines.items():
+        with (out_dir / f"{agent}.log").open("a", encoding="utf-8") as fh:
+            fh.writelines(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
