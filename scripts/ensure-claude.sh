@@ -1,51 +1,5 @@
 #!/usr/bin/env bash
-# Print the path of a runnable `claude` (Claude Code CLI).
-#
-# Uses the one on PATH if there is one; otherwise installs the pinned version into
-# <repo>/.cache/npm (npm --prefix, never a global install) and reuses it on later runs.
-# Pinned because the rehearsal server's wire format was checked against this version.
-# Exits 1 with a message on stderr if npm is missing or the install fails.
-set -euo pipefail
-
-PACKAGE="@anthropic-ai/claude-code"
-VERSION="2.1.197"
-
-if command -v claude >/dev/null 2>&1; then
-    command -v claude
-    exit 0
-fi
-
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-prefix="$repo/.cache/npm"
-bin="$prefix/node_modules/.bin/claude"
-
-installed_version() {
-    local manifest="$prefix/node_modules/$PACKAGE/package.json"
-    [[ -f "$manifest" ]] || return 1
-    node -p "require(process.argv[1]).version" "$manifest" 2>/dev/null
-}
-
-if [[ -x "$bin" ]] && [[ "$(installed_version || true)" == "$VERSION" ]]; then
-    echo "$bin"
-    exit 0
-fi
-
-if ! command -v npm >/dev/null 2>&1; then
-    echo "ensure-claude: npm not found; install Node.js (>= 18) with npm, or put claude on PATH" >&2
-    exit 1
-fi
-
-mkdir -p "$prefix"
-# Quiet on success; on failure show what npm said.
-if ! log="$(npm install --prefix "$prefix" --save-exact --no-audit --no-fund --loglevel=error \
-        "$PACKAGE@$VERSION" 2>&1)"; then
-    echo "$log" >&2
-    echo "ensure-claude: npm install of $PACKAGE@$VERSION into $prefix failed" >&2
-    exit 1
-fi
-
-if [[ ! -x "$bin" ]]; then
-    echo "ensure-claude: installed $PACKAGE@$VERSION but $bin is missing" >&2
-    exit 1
-fi
-echo "$bin"
+# Print the path of a runnable `claude`: the one on PATH, else the pinned Claude Code CLI that
+# ensure-cli.sh installs into .cache/npm (2.1.197: the version the rehearsal server was checked
+# against).
+exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" claude "@anthropic-ai/claude-code" "2.1.197"

@@ -1,51 +1,5 @@
 #!/usr/bin/env bash
-# Print the path of a runnable `codex` (OpenAI Codex CLI).
-#
-# Uses the one on PATH if there is one; otherwise installs the pinned version into
-# <repo>/.cache/npm (npm --prefix, never a global install) and reuses it on later runs.
-# Pinned because the rehearsal server's wire format was checked against this version.
-# Exits 1 with a message on stderr if npm is missing or the install fails.
-set -euo pipefail
-
-PACKAGE="@openai/codex"
-VERSION="0.169.0"
-
-if command -v codex >/dev/null 2>&1; then
-    command -v codex
-    exit 0
-fi
-
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-prefix="$repo/.cache/npm"
-bin="$prefix/node_modules/.bin/codex"
-
-installed_version() {
-    local manifest="$prefix/node_modules/$PACKAGE/package.json"
-    [[ -f "$manifest" ]] || return 1
-    node -p "require(process.argv[1]).version" "$manifest" 2>/dev/null
-}
-
-if [[ -x "$bin" ]] && [[ "$(installed_version || true)" == "$VERSION" ]]; then
-    echo "$bin"
-    exit 0
-fi
-
-if ! command -v npm >/dev/null 2>&1; then
-    echo "ensure-codex: npm not found; install Node.js (>= 18) with npm, or put codex on PATH" >&2
-    exit 1
-fi
-
-mkdir -p "$prefix"
-# Quiet on success; on failure show what npm said.
-if ! log="$(npm install --prefix "$prefix" --save-exact --no-audit --no-fund --loglevel=error \
-        "$PACKAGE@$VERSION" 2>&1)"; then
-    echo "$log" >&2
-    echo "ensure-codex: npm install of $PACKAGE@$VERSION into $prefix failed" >&2
-    exit 1
-fi
-
-if [[ ! -x "$bin" ]]; then
-    echo "ensure-codex: installed $PACKAGE@$VERSION but $bin is missing" >&2
-    exit 1
-fi
-echo "$bin"
+# Print the path of a runnable `codex`: the one on PATH, else the pinned Codex CLI that
+# ensure-cli.sh installs into .cache/npm (0.169.0: the version the rehearsal server was checked
+# against).
+exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" codex "@openai/codex" "0.169.0"

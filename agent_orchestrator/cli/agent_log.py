@@ -246,3 +246,7 @@ def write_per_agent(out_dir: Path, batch: list[Tagged], fmt: Callable[[Tagged], 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``agent-log``)."""
     app(args=list(sys.argv[1:] if argv is None else argv), prog_name="agent-log")
+
+
+if __name__ == "__main__":
+    main()
