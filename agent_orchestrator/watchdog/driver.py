@@ -24,7 +24,7 @@ from agent_orchestrator.tmux import TmuxError, TmuxRuntime, agent_pid, exit_reco
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.executor import Executor
 from agent_orchestrator.watchdog.facts import read_facts
-from agent_orchestrator.discovery import transcript_files
+from agent_orchestrator.discovery import agent_home, transcript_files
 from agent_orchestrator.gitrepo import GitError, GitRepo
 from agent_orchestrator.markers import has_done_marker
 from agent_orchestrator.watchdog.model import AgentView, CommitView, GitView, PhaseView, Tick
@@ -196,8 +196,7 @@ class Watchdog:
             alive = pane is not None and not pane.dead and not pane.exited_to_shell(backend.process_name)
             session_status = None
             if alive and backend.screen == "claude":
-                home = Path(agent.env.get("HOME") or backend.env.get("HOME") or os.environ.get("HOME", "/"))
-                session_status = claude_session_status(home, agent_pid(self.project.spec_dir, agent.session or ""))
+                session_status = claude_session_status(agent_home(self.config, agent), agent_pid(self.project.spec_dir, agent.session or ""))
             captured = False
             if alive and agent.enabled and self._needs_capture(st, pane.window_activity):
                 try:
