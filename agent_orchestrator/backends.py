@@ -1,108 +1,19 @@
-"""Backend presets (claude, codex, demo) and building an agent's launch command.
+"""Building an agent's launch command, and the screen detectors of a backend.
 
-A preset is a raw table in the same shape as a `[backend.<name>]` block, so a user block merges
-over it with the same code path (`merge_backend`). The launch command is always an argument
-list: config and prompt text never pass through a shell.
+The presets themselves (claude, codex, demo) live in `config/presets.py` as raw tables. The
+launch command is always an argument list: config and prompt text never pass through a shell.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig
-from agent_orchestrator.screen_patterns import CLAUDE, CODEX, PATTERNS, Dialog, ScreenPatterns
-
-# Screen regexes come from screen_patterns (checked against Claude Code 2.1.197 and Codex 0.169.0
-# captures): one source of truth for the presets and the detectors. Permission prompts are not
-# auto-answered by a preset; a user who wants that adds the dialog to their backend block.
-def _dialogs(patterns: ScreenPatterns) -> list[dict[str, Any]]:
-    return [{"name": d.name, "match": d.match_re, "keys": list(d.keys)} for d in patterns.dialogs if d.keys and d.name != "permission"]
-
-
-CLAUDE_PRESET: dict[str, Any] = {
-    "bin": "claude",
-    "flags": ["--dangerously-skip-permissions"],
-    "model_flag": "--model",
-    "prompt_delivery": "arg",
-    "submit_key": "Enter",
-    "process_name": ["claude"],
-    "stall_idle": 600,
-    "active_re": CLAUDE.active_re,
-    "input_re": CLAUDE.input_re,
-    "limit_re": CLAUDE.limit_re,
-    "fatal_re": CLAUDE.fatal_re or "",
-    "ready_re": r"^❯",
-    "supports_resume": True,
-    "resume_flags": ["--continue"],
-    "dialogs": _dialogs(CLAUDE),
-    "transcripts": {"path": "~/.claude/projects", "reader": "claude"},
-    "screen": "claude",
-}
-
-CODEX_PRESET: dict[str, Any] = {
-    "bin": "codex",
-    "flags": ["--no-daemon"],
-    "model_flag": "--model",
-    "prompt_delivery": "arg",
-    "submit_key": "Enter",
-    "process_name": ["node", "codex"],
-    "stall_idle": 600,
-    "active_re": CODEX.active_re,
-    "input_re": CODEX.input_re,
-    "limit_re": CODEX.limit_re,
-    "fatal_re": CODEX.fatal_re or "",
-    "ready_re": r"^›",
-    "supports_resume": False,
-    "dialogs": _dialogs(CODEX),
-    "transcripts": {"path": "~/.codex/sessions", "reader": "codex"},
-    "screen": "codex",
-}
-
-# The demo backend is a dependency-free stand-in (agent_orchestrator/demo_agent.py) so that
-# up/status/send/logs/down work on a machine with no agent CLI.
-DEMO_PRESET: dict[str, Any] = {
-    "bin": sys.executable,
-    "flags": ["-m", "agent_orchestrator.demo_agent"],
-    "model_flag": "--model",
-    "prompt_delivery": "arg",
-    "submit_key": "Enter",
-    "process_name": [Path(sys.executable).name, "python", "python3"],
-    "stall_idle": 300,
-    "active_re": r"^demo: working",
-    "input_re": r"^demo>\s?(.*)$",
-    "limit_re": r"^demo: usage limit",
-    "fatal_re": r"^demo: fatal",
-    "ready_re": r"^demo>",
-    "supports_resume": False,
-    "transcripts": {"path": "", "reader": "none"},
-}
-
-PRESETS: dict[str, dict[str, Any]] = {"claude": CLAUDE_PRESET, "codex": CODEX_PRESET, "demo": DEMO_PRESET}
-
-
-def merge_backend(base: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
-    """A backend table: `base` (a preset or earlier block) overridden by `block`.
-
-    Keys set in `block` replace the base's; `env` tables are merged key by key. `extends` itself
-    is not carried over.
-    """
-    merged = copy.deepcopy(base)
-    merged.pop("extends", None)
-    for key, value in block.items():
-        if key == "extends":
-            continue
-        if key == "env" and isinstance(value, dict) and isinstance(merged.get("env"), dict):
-            merged["env"] = {**merged["env"], **value}
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+from agent_orchestrator.screen_patterns import PATTERNS, Dialog, ScreenPatterns
 
 
 @dataclass
@@ -127,12 +38,14 @@ def build_launch(
     *,
     model: str | None = None,
     resume: bool = False,
+    config_path: Path | None = None,
 ) -> Launch:
     """The argument list that starts `agent` on `backend` with `kickoff`.
 
     `model` overrides the agent's model (per-phase overrides); `resume` adds the backend's resume
     flags when it supports them. For prompt_delivery = exec, `prompt_file` must be given: the
-    kickoff is written there by the caller and `{prompt_file}` in the template names it.
+    kickoff is written there by the caller and `{prompt_file}` in the template names it;
+    `{agent}` is the agent's name and `{config}` is `config_path` (the watcher preset uses both).
 
     Raises ValueError when exec delivery needs a prompt file that was not given.
     """
@@ -147,6 +60,8 @@ def build_launch(
             "model": model or "",
             "prompt": kickoff or "",
             "prompt_file": str(prompt_file or ""),
+            "agent": agent.name or "",
+            "config": str(config_path or ""),
         }
         argv = [_fill(part, slots) for part in backend.exec_template] or [backend.bin]
         return Launch(argv=argv, cwd=cwd, env=env)
@@ -162,7 +77,7 @@ def build_launch(
     return Launch(argv=argv, cwd=cwd, env=env, paste_prompt=kickoff or None)
 
 
-_SLOT = re.compile(r"\{(bin|model|prompt|prompt_file)\}")
+_SLOT = re.compile(r"\{(bin|model|prompt|prompt_file|agent|config)\}")
 
 
 def _fill(part: str, slots: dict[str, str]) -> str:

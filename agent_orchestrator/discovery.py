@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_orchestrator.config import AgentConfig, Config
+from agent_orchestrator.config.presets import PRESETS
 from agent_orchestrator.homes import scratch_home
 from agent_orchestrator.tokens.readers import claude_project_dir, claude_slug
 
@@ -69,8 +70,6 @@ def _dir_variants(path: Path) -> list[Path]:
 
 def agent_source(config: Config, agent: AgentConfig) -> Source:
     """Where `agent`'s transcripts are. Raises ValueError if its backend writes none."""
-    from agent_orchestrator.backends import PRESETS  # here: backends and config import each other
-
     backend = config.backend_of(agent)
     reader, raw = backend.transcripts.reader, backend.transcripts.path
     if reader not in ("claude", "codex"):

@@ -7,13 +7,15 @@ Claude Code 2.1.197 (REFERENCE): `$HOME/.claude.json` with `hasCompletedOnboardi
 `customApiKeyResponses.approved = [<last 20 chars of the key>]`; `$HOME/.claude/settings.json`
 with `skipDangerousModePermissionPrompt`. Codex 0.169.0: `$CODEX_HOME/config.toml` with a model
 provider pointing at `OPENAI_BASE_URL`, `approval_policy = "never"`, `sandbox_mode =
-"danger-full-access"` and the project trusted. Every HOME also gets a `.gitconfig` naming the
+"danger-full-access"`, the project trusted and a model (`CODEX_MODEL`, default gpt-5-codex),
+merged into what is there. Every HOME also gets a `.gitconfig` naming the
 agent, so its commits say who made them.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import tomli_w
@@ -65,7 +67,12 @@ def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict
     elif cli == "codex":
         codex_home = home / ".codex"
         codex_home.mkdir(parents=True, exist_ok=True)
-        config = {
+        path = codex_home / "config.toml"
+        try:
+            config = tomllib.loads(path.read_text(encoding="utf-8"))  # keep what Codex added itself
+        except (OSError, tomllib.TOMLDecodeError):
+            config = {}
+        config.update({
             "model_provider": "rehearsal",
             "approval_policy": "never",
             "sandbox_mode": "danger-full-access",
@@ -75,11 +82,12 @@ def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict
                 "env_key": "OPENAI_API_KEY",
                 "wire_api": "responses",
             }},
-            "projects": {directory: {"trust_level": "trusted"}},
-            "tui": {"screen_reader_detection_done": True},
-        }
-        if env.get("CODEX_MODEL"):
-            config["model"] = env["CODEX_MODEL"]
-        (codex_home / "config.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
+            "projects": {**config.get("projects", {}), directory: {"trust_level": "trusted"}},
+            "tui": {**config.get("tui", {}), "screen_reader_detection_done": True},
+            # Codex 0.169's default model sends its turns without tools; a scripted step needs
+            # the exec_command tool offered, which gpt-5-codex requests do.
+            "model": env.get("CODEX_MODEL") or "gpt-5-codex",
+        })
+        path.write_text(tomli_w.dumps(config), encoding="utf-8")
         extra["CODEX_HOME"] = str(codex_home)
     return extra

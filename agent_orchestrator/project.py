@@ -145,12 +145,12 @@ class Project:
         backend = self.config.backend_of(unit)
         kickoff = prompt if prompt is not None else agent_kickoff(self.config, unit, phase_index)
         prompt_file = None
-        if backend.prompt_delivery == "exec":
+        if backend.prompt_delivery == "exec" and any("{prompt_file}" in part for part in backend.exec_template):
             prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
             prompt_file.parent.mkdir(parents=True, exist_ok=True)
             prompt_file.write_text(kickoff or "", encoding="utf-8")
         launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
-                              resume=unit.resume if resume is None else resume)
+                              resume=unit.resume if resume is None else resume, config_path=self.config.path)
         if backend.home == "scratch":
             launch.env.update(prepare_home(scratch_home(self.log_dir, unit.name), cli=backend.screen or backend.name,
                                            agent=unit.name, agent_dir=launch.cwd, env=launch.env))

@@ -97,20 +97,24 @@ def test_last_phase_completes_once_then_on_complete_starts_exactly_once(config: 
     done = phases(tick(config, state, GitView(ok=True, head="c", status_done=True)))
     assert done == [PhaseChange("p2", 1, True, "p2 done: SEQUENCE-COMPLETE")]
     assert state.phase.complete and state.phase.on_complete == "pending"
-    # next tick (the pending decision is on disk by now): the task starts — once
+    # next tick (the pending decision is on disk by now): the start goes out, "starting"
     started = phases(tick(config, state, None, now=NOW + 5))
     assert started == [Start("reporter", "sequence complete: on_complete", action="on-complete")]
+    assert state.phase.on_complete == "starting"
+    state.phase.on_complete = "started"  # what the executor records once the start went out
     assert phases(tick(config, state, None, now=NOW + 10)) == []
-    assert state.phase.on_complete == "started"
 
 
-def test_on_complete_already_started_before_a_watchdog_restart_is_not_started_again(config: Config) -> None:
-    from tests.test_watchdog_policies import pane
-
+def test_on_complete_after_a_crash_mid_start_starts_exactly_once(config: Config) -> None:
     state = WatchdogState()
-    state.phase.index, state.phase.complete, state.phase.completed_at, state.phase.on_complete = 1, True, NOW - 20, "pending"
-    started_after_completion = replace(pane("t-reporter"), created=NOW - 10)
-    t = make_tick(config, state=state, heavy=False, phase=view(state, config), panes={"reporter": started_after_completion})
+    state.phase.index, state.phase.complete, state.phase.completed_at = 1, True, NOW - 20
+    state.phase.on_complete, state.phase.on_complete_prev_pid = "starting", 4242  # the old run's launcher
+    t = make_tick(config, state=state, heavy=False, phase=view(state, config))
+    # the watchdog died before the start: the launcher pid is still the old one → start it now
+    t.views["reporter"] = replace(t.views["reporter"], launch_pid=4242)
+    assert [type(a) for a in phases(t)] == [Start] and state.phase.on_complete == "starting"
+    # it died after the start: a new launcher pid → only note it
+    t.views["reporter"] = replace(t.views["reporter"], launch_pid=5151)
     actions = phases(t)
     assert [type(a) for a in actions] == [Note] and state.phase.on_complete == "started"
 

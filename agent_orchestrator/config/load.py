@@ -12,9 +12,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.backends import PRESETS, merge_backend
+from agent_orchestrator.config.presets import PRESETS, merge_backend
 from agent_orchestrator.config.fields import Context, build, show, suggest
 from agent_orchestrator.config.schema import (
+    ISSUE_RUN_KEYS,
+    WATCHER_KEYS,
     AgentConfig,
     BackendConfig,
     Config,
@@ -22,7 +24,9 @@ from agent_orchestrator.config.schema import (
     LoopConfig,
     ServiceConfig,
     WatchdogConfig,
+    is_watcher_backend,
 )
+from agent_orchestrator.watchers.names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
 
 TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop")
 KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")
@@ -93,7 +97,7 @@ def _build(raw: dict[str, Any], path: Path, ctx: Context) -> Config:
     if defaults.session_prefix is not None and not _PREFIX_RE.match(defaults.session_prefix):
         ctx.add("defaults.session_prefix", f"{show(defaults.session_prefix)} may only hold letters, digits, '-' and '_'")
     backends = _backends(_table(raw, "backend", ctx), ctx)
-    agents = [_agent(t, i, defaults, ctx) for i, t in enumerate(_array(raw, "agent", ctx))]
+    agents = [_agent(t, i, defaults, backends, ctx) for i, t in enumerate(_array(raw, "agent", ctx))]
     services = [_service(t, i, defaults, ctx) for i, t in enumerate(_array(raw, "service", ctx))]
     loop = build(LoopConfig, raw["loop"], "loop", ctx) if isinstance(raw.get("loop"), dict) else None
     if "loop" in raw and not isinstance(raw["loop"], dict):
@@ -147,18 +151,59 @@ def _backends(tables: dict[str, Any], ctx: Context) -> dict[str, BackendConfig]:
     return out
 
 
-def _agent(table: dict[str, Any], i: int, defaults: DefaultsConfig, ctx: Context) -> AgentConfig:
+def _agent(table: dict[str, Any], i: int, defaults: DefaultsConfig, backends: dict[str, BackendConfig], ctx: Context) -> AgentConfig:
     key = f"agent[{i}]"
     agent: AgentConfig = build(AgentConfig, table, key, ctx)
     agent.backend = agent.backend or defaults.backend
     agent.model = agent.model if agent.model is not None else defaults.model
     agent.watch = agent.watch or defaults.watch
     agent.dir = agent.dir or defaults.dir
+    if is_watcher_backend(agent.backend, backends):
+        _watcher_agent(agent, table, key, ctx)
+    else:
+        for name in WATCHER_KEYS:
+            if name in table:
+                ctx.add(f"{key}.{name}", 'only for watcher agents (backend = "watcher")')
     if agent.prompt is not None and agent.prompt_file is not None:
         ctx.add(f"{key}.prompt_file", "give either prompt or prompt_file, not both")
     if agent.prompt_file is not None and not agent.prompt_file.is_file():
         ctx.add(f"{key}.prompt_file", f"file not found: {agent.prompt_file}")
     return agent
+
+
+def _watcher_agent(agent: AgentConfig, table: dict[str, Any], key: str, ctx: Context) -> None:
+    """Defaults and checks of an agent on the watcher backend: off unless `enabled = true`, healed
+    but never stall-checked (a quiet screen is a watcher's normal state)."""
+    if "enabled" not in table:
+        agent.enabled = False
+    if "watch" not in table and agent.watch == "heal+stall":
+        agent.watch = "heal"
+    if agent.kind != "persistent":
+        ctx.add(f"{key}.kind", f'a watcher agent is kind = "persistent", got {show(agent.kind)}')
+    for name in ("wake", "prompt", "prompt_file"):
+        if name in table:
+            ctx.add(f"{key}.{name}", "a watcher agent takes no prompt or wake (its backend runs `agents watch`)")
+    known = [*BUILTIN_WATCHERS, COMMAND]
+    if agent.watcher is None:
+        if "watcher" not in table:
+            ctx.add(f"{key}.watcher", f'required for a watcher agent: a built-in ({", ".join(BUILTIN_WATCHERS)}), "module:factory" or "command"')
+        return
+    if agent.watcher not in known and not is_entry_point(agent.watcher):
+        ctx.add(f"{key}.watcher", f'{show(agent.watcher)} is not a built-in ({", ".join(BUILTIN_WATCHERS)}), "command" or "module:factory"'
+                f"{suggest(agent.watcher, known)}")
+    if agent.watcher == COMMAND and not agent.watcher_cmd:
+        ctx.add(f"{key}.watcher_cmd", 'required for watcher = "command": the argv that prints the entities as JSON lines')
+    if agent.watcher != COMMAND and "watcher_cmd" in table:
+        ctx.add(f"{key}.watcher_cmd", 'only for watcher = "command"')
+    if agent.watcher == ISSUE_RUNS:
+        if not agent.ci_cmd:
+            ctx.add(f"{key}.ci_cmd", 'required for watcher = "issue-runs": argv printing green, red or pending, e.g. ["./ci-status.sh", "{commit}"]')
+        if agent.fix_budget is not None and agent.fix_budget < 0:
+            ctx.add(f"{key}.fix_budget", f"expected a count >= 0, got {show(agent.fix_budget)}")
+    else:
+        for name in ISSUE_RUN_KEYS:
+            if name in table:
+                ctx.add(f"{key}.{name}", f'only for watcher = "{ISSUE_RUNS}"')
 
 
 def _service(table: dict[str, Any], i: int, defaults: DefaultsConfig, ctx: Context) -> ServiceConfig:
@@ -204,6 +249,14 @@ def _cross_check(config: Config, ctx: Context) -> None:
     for service in config.services:
         if service.session is None and service.name:
             service.session = prefix + service.name
+    for i, agent in enumerate(config.agents):
+        if agent.notify is None or not config.is_watcher(agent):
+            continue
+        target = config.agent(agent.notify)
+        if target is not None and (target is agent or config.is_watcher(target)):
+            ctx.add(f"agent[{i}].notify", f"{show(agent.notify)} is a watcher; notify names the agent that acts on the flags")
+        else:
+            _check_target(config, f"agent[{i}].notify", agent.notify, ctx)
     if config.loop is not None:
         _check_loop(config, config.loop, ctx)
 

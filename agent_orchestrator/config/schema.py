@@ -101,7 +101,7 @@ class BackendConfig:
     env: dict[str, str] = opt(factory=dict, doc="environment added for agents of this backend")
     model_flag: str = opt("--model", doc="flag that takes the model name; \"\" = the model is not passed")
     prompt_delivery: str = opt("arg", choices=PROMPT_DELIVERIES, doc='"arg": kickoff as the last argument; "paste": start, then paste it; "exec": exec_template')
-    exec_template: list[str] = opt(factory=list, doc="argv for prompt_delivery = exec; slots {bin} {model} {prompt} {prompt_file}")
+    exec_template: list[str] = opt(factory=list, doc="argv for prompt_delivery = exec; slots {bin} {model} {prompt} {prompt_file} {agent} {config}")
     submit_key: str = opt("Enter", doc="tmux key that submits pasted input")
     process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
     stall_idle: float = opt(600.0, positive=True, doc="seconds without screen change (and not busy) before the agent counts as stalled")
@@ -143,9 +143,22 @@ class AgentConfig:
     prompt: str | None = opt(None, doc="kickoff text")
     prompt_file: Path | None = opt(None, path=True, doc="kickoff read from this file")
     wake: WakeConfig | None = opt(None, doc="{interval, prompt}")
-    enabled: bool = opt(True, doc="false: never started, shown as disabled")
+    enabled: bool = opt(True, doc="false: never started, shown as disabled (watcher agents: off unless set to true)")
     resume: bool = opt(False, doc="continue the last conversation on restart (if the backend supports it)")
     env: dict[str, str] = opt(factory=dict, doc="environment added for this agent")
+    # Domain watchers (backend = "watcher"): see agent_orchestrator/watchers and the README.
+    watcher: str | None = opt(None, doc='watcher agents: a built-in ("claims", "phases", "inboxes", "held", "issue-runs"), "module:factory" or "command"')
+    watcher_cmd: list[str] = opt(factory=list, doc='watcher = "command": argv that prints one JSON entity per line (id, state, changed_at, activity_at)')
+    window: float = opt(1800.0, positive=True, doc="watcher agents: seconds an entity may sit without progress before it is flagged")
+    interval: float = opt(60.0, positive=True, doc="watcher agents: seconds between two ticks")
+    notify: str | None = opt(None, doc="watcher agents: agent pinged with every new decision")
+    ci_cmd: list[str] = opt(factory=list, doc='watcher = "issue-runs": argv printing green, red or pending for a commit; slots {commit} {issue}')
+    notify_cmd: list[str] = opt(factory=list, doc='watcher = "issue-runs": argv run on an escalation (never a shell string); slots {issue} {reason}')
+    fix_budget: int = opt(2, doc='watcher = "issue-runs": fix-forward prompts per run before it is frozen and escalated')
+
+
+WATCHER_KEYS = ("watcher", "watcher_cmd", "window", "interval", "notify", "ci_cmd", "notify_cmd", "fix_budget")
+ISSUE_RUN_KEYS = ("ci_cmd", "notify_cmd", "fix_budget")
 
 
 @dataclass
@@ -210,6 +223,18 @@ class LoopConfig:
     handoff: HandoffConfig = opt(factory=HandoffConfig, doc="[loop.handoff]")
 
 
+def is_watcher_backend(name: str | None, backends: dict[str, BackendConfig]) -> bool:
+    """True when backend `name` is the `watcher` preset or extends it (directly or through others)."""
+    seen: set[str] = set()
+    while name and name not in seen:
+        if name == "watcher":
+            return True
+        seen.add(name)
+        backend = backends.get(name)
+        name = backend.extends if backend is not None else None
+    return False
+
+
 @dataclass
 class Config:
     """A validated `agents.toml`: every agent has its inherited values filled in."""
@@ -230,6 +255,14 @@ class Config:
     def agent(self, name: str) -> AgentConfig | None:
         """The agent called `name`, or None."""
         return next((a for a in self.agents if a.name == name), None)
+
+    def is_watcher(self, agent: AgentConfig) -> bool:
+        """True for an agent hosted on the `watcher` backend (or a block that extends it)."""
+        return is_watcher_backend(agent.backend, self.backends)
+
+    def watchers(self) -> list[AgentConfig]:
+        """The watcher agents, in config order."""
+        return [a for a in self.agents if self.is_watcher(a)]
 
     def service(self, name: str) -> ServiceConfig | None:
         """The service called `name`, or None."""

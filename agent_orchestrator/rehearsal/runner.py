@@ -92,14 +92,20 @@ def sandbox_config(path: Path, *, socket_name: str, prefix: str, port: int, bins
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
 
 
-def find_claude(repo_root: Path | None = None) -> str | None:
-    """The Claude Code CLI: on PATH, else the pinned copy scripts/ensure-claude.sh installs."""
-    found = shutil.which("claude")
+def find_cli(name: str, repo_root: Path | None = None) -> str | None:
+    """An agent CLI (`claude`, `codex`): on PATH, else the pinned copy scripts/ensure-<name>.sh
+    installs into .cache/npm."""
+    found = shutil.which(name)
     if found:
         return found
     root = repo_root or Path(__file__).resolve().parents[2]
-    cached = root / ".cache" / "npm" / "node_modules" / ".bin" / "claude"
+    cached = root / ".cache" / "npm" / "node_modules" / ".bin" / name
     return str(cached) if cached.exists() else None
+
+
+def find_claude(repo_root: Path | None = None) -> str | None:
+    """The Claude Code CLI (see `find_cli`)."""
+    return find_cli("claude", repo_root)
 
 
 def _leftovers(sandbox: Path, runtime: TmuxRuntime) -> list[str]:
@@ -194,13 +200,15 @@ def run_rehearsal(
             done = subprocess.run(["bash", "setup.sh"], cwd=work, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RehearsalError(f"{example.name}/setup.sh failed: {done.stderr.strip() or done.stdout.strip()}")
-        bins = {}
-        uses_claude = "claude" in {a.backend for a in load_config(work / "agents.toml").agents}
-        if uses_claude:
-            claude = claude or find_claude()
-            if claude is None:
-                raise RehearsalError("the Claude Code CLI is not installed: run scripts/ensure-claude.sh (or put claude on PATH)")
-            bins["claude"] = claude
+        bins: dict[str, str] = {}
+        loaded = load_config(work / "agents.toml")
+        used = {loaded.backend_of(a).screen for a in loaded.agents if a.enabled}
+        for cli in ("claude", "codex"):
+            if cli in used:
+                found = (claude if cli == "claude" else None) or find_cli(cli)
+                if found is None:
+                    raise RehearsalError(f"the {cli} CLI is not installed: run scripts/ensure-{cli}.sh (or put {cli} on PATH)")
+                bins[cli] = found
         sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins)
         settings = rehearsal_settings(work)
         done_file = work / settings["done_file"] if "done_file" in settings else None

@@ -217,7 +217,8 @@ class Watchdog:
                 record = exit_record(self.project.spec_dir, agent.session or "")
                 if record is not None:
                     run_seconds = float(record.get("ended", 0)) - float(record.get("started", 0))
-            views[agent.name] = AgentView(agent.name, agent, backend, pane, st.facts, captured, session_status, run_seconds)
+            views[agent.name] = AgentView(agent.name, agent, backend, pane, st.facts, captured, session_status, run_seconds,
+                                          agent_pid(self.project.spec_dir, agent.session or ""))
         return views
 
     def _needs_capture(self, st: AgentState, activity: float) -> bool:
@@ -310,7 +311,8 @@ class Watchdog:
         if "run_started" not in self.state.extra:
             created = [p.created for p in self.panes.values() if p.created]
             self.state.extra["run_started"] = min([now, *created])
-        phase = None if self.state.phase.complete else self.phase_view().phase_id
+        # Without a [loop] the whole run is one bucket, "run" (`tokens --live` shows it).
+        phase = None if self.state.phase.complete else (self.phase_view().phase_id or "run")
         self.ledger.poll(now, phase, self.state.handoff.gate, since=self.state.extra["run_started"])
         return self.ledger
 

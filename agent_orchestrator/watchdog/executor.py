@@ -63,7 +63,7 @@ class Executor:
 
     def _start(self, tick: Tick, action: Start) -> None:
         if action.action == "on-complete":
-            self.checkpoint()  # "started" is on disk before the task starts: never twice
+            self.checkpoint()  # "starting" + the old launcher pid are on disk before the start
         view = tick.views.get(action.agent)
         unit = self.project.config.agent(action.agent) or self.project.config.service(action.agent)
         if unit is None:
@@ -75,6 +75,8 @@ class Executor:
             tick.agent_state(action.agent).failed_starts += 1
             self.events.emit(action.agent, f"{action.action}-failed", f"{action.reason}: {outcome.detail}", tick.now)
         else:
+            if action.action == "on-complete":
+                tick.state.phase.on_complete = "started"
             self.events.emit(action.agent, action.action, action.reason, tick.now, session=outcome.session)
 
     def _send(self, tick: Tick, action: Send) -> None:

@@ -22,7 +22,8 @@ class AgentView:
     `captured`, else remembered from an earlier tick — the screen has not changed since, as tmux's
     window activity says). `session_status` is Claude Code's `sessions/<pid>.json` status
     ("busy"/"idle"/"waiting") when fresh, else None. `run_seconds` is how long the last run lived
-    when the pane is dead (from the launcher's exit record), else None.
+    when the pane is dead (from the launcher's exit record), else None. `launch_pid` is the pid
+    the launcher recorded for the session's current run (None before any).
     """
 
     name: str
@@ -33,6 +34,7 @@ class AgentView:
     captured: bool = False
     session_status: str | None = None
     run_seconds: float | None = None
+    launch_pid: int | None = None
 
     @property
     def alive(self) -> bool:

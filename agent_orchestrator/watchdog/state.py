@@ -92,8 +92,9 @@ class AgentState:
 class PhaseState:
     """Where the loop is: `index` into `[loop].phases`, when it started, whether it completed.
 
-    `on_complete` is "" (not due), "pending" (decided and checkpointed, not yet started) or
-    "started"; `on_complete_phases` is how many phases the sequence had when it last ran, so an
+    `on_complete` is "" (not due), "pending" (decided and checkpointed), "starting" (the start
+    is going out; `on_complete_prev_pid` is the task's launcher pid before it) or "started";
+    `on_complete_phases` is how many phases the sequence had when it last ran, so an
     appended-and-completed sequence runs it again but a restarted watchdog never does twice.
     """
 
@@ -103,6 +104,7 @@ class PhaseState:
     completed_at: float | None = None
     on_complete: str = ""
     on_complete_phases: int = 0
+    on_complete_prev_pid: int | None = None
 
 
 @dataclass

@@ -47,17 +47,27 @@ def set_phase(state: WatchdogState, index: int, now: float, *, reset: bool = Fal
 
 
 def on_complete(tick: Tick) -> list[Action]:
-    """Start the on_complete task when it is due ("pending"); idempotent across restarts."""
+    """Start the on_complete task exactly once per completion, also across watchdog restarts.
+
+    "pending" (decided at completion, on disk) → "starting": the task's launcher pid as it is now
+    is remembered and the start goes out; the executor marks "started" once it is done. A
+    watchdog that died in between finds "starting" and looks at the launcher pid: a new one means
+    the task did start (mark it), the same one means it did not (start it now). No clocks are
+    compared, so the check holds to the process, however close two completions come.
+    """
     loop = tick.config.loop
     ph = tick.state.phase
-    if loop is None or loop.on_complete is None or ph.on_complete != "pending":
+    if loop is None or loop.on_complete is None or ph.on_complete not in ("pending", "starting"):
         return []
     name = loop.on_complete.run
     view = tick.views.get(name)
-    if view is not None and view.pane is not None and ph.completed_at is not None and view.pane.created >= ph.completed_at - 1:
-        ph.on_complete = "started"  # it was started before the watchdog went down
-        return [Note(name, "on-complete", "already started before the watchdog restarted")]
-    ph.on_complete = "started"
+    launch_pid = view.launch_pid if view is not None else None
+    if ph.on_complete == "starting":
+        if launch_pid is not None and launch_pid != ph.on_complete_prev_pid:
+            ph.on_complete = "started"
+            return [Note(name, "on-complete", "already started before the watchdog restarted")]
+    else:
+        ph.on_complete, ph.on_complete_prev_pid = "starting", launch_pid
     return [Start(name, "sequence complete: on_complete", action="on-complete")]
 
 

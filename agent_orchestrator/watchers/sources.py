@@ -1,0 +1,129 @@
+"""What the built-in watchers read: the handoff repo as pushed, the watchdog's state and events.
+
+All read-only. The handoff repo is fetched by the watchdog every signal tick; a watcher fetches it
+itself only when no watchdog holds the project's lock (two fetches racing in one clone would fight
+over the tracking ref's lock file) — either way it reads `origin/main` as last fetched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_orchestrator.config.schema import Config
+from agent_orchestrator.gitrepo import GitError, GitRepo
+from agent_orchestrator.watchdog.driver import lock_holder
+from agent_orchestrator.watchdog.state import state_path
+
+# One record per commit: sha, committer epoch, author name, author email, subject (last, so a
+# separator inside it survives the split); -z ends each record with NUL.
+_FORMAT = "--format=%H%x1f%ct%x1f%an%x1f%ae%x1f%s"
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class AuthoredCommit:
+    """A commit with its author: `ts` is the committer time (epoch seconds)."""
+
+    sha: str
+    ts: float
+    author: str
+    email: str
+    subject: str
+
+    def by(self, agent: str) -> bool:
+        """True when the author name, or the local part of the email, is `agent` (any case)."""
+        who = agent.casefold()
+        return self.author.casefold() == who or self.email.split("@", 1)[0].casefold() == who
+
+
+class WatchRepo(GitRepo):
+    """`GitRepo` plus the two reads watchers need: history with authors, the last change of a path."""
+
+    def history(self, limit: int = HISTORY_LIMIT, paths: list[str] | None = None) -> list[AuthoredCommit]:
+        """Up to `limit` commits of the tracking ref (newest first), only those touching `paths`
+        when given; empty when nothing is pushed yet. One process."""
+        args = ["log", "-z", _FORMAT, "--no-show-signature", f"--max-count={int(limit)}", "--ignore-missing",
+                "--end-of-options", self.tracking_ref, "--", *(paths or [])]
+        out = self._run(args).stdout
+        commits = []
+        for record in out.split(b"\x00"):
+            parts = record.decode("utf-8", errors="replace").split("\x1f", 4)
+            if len(parts) == 5 and parts[1].isdigit():
+                commits.append(AuthoredCommit(parts[0].strip(), float(parts[1]), parts[2], parts[3], parts[4]))
+        return commits
+
+    def last_change(self, path: str) -> AuthoredCommit | None:
+        """The newest commit on the tracking ref that changed `path`, or None."""
+        found = self.history(1, [path])
+        return found[0] if found else None
+
+
+def handoff_repo(config: Config) -> WatchRepo | None:
+    """The `[loop].repo` clone, or None without one."""
+    loop = config.loop
+    if loop is None or loop.repo is None:
+        return None
+    return WatchRepo(Path(loop.repo), timeout=loop.handoff.fetch_timeout)
+
+
+def refresh(repo: GitRepo, log_dir: Path) -> None:
+    """Fetch `repo` unless a watchdog runs (it fetches every signal tick).
+
+    Raises GitError when our own fetch fails: a watcher must not flag from a view it could not
+    refresh (the tick is logged and retried).
+    """
+    if lock_holder(Path(log_dir)) is not None:
+        return
+    result = repo.fetch()
+    if not result.ok:
+        raise GitError(result.error)
+
+
+def watchdog_state(log_dir: Path) -> dict[str, Any]:
+    """The watchdog's state file as plain JSON ({} when absent or unreadable); never writes."""
+    try:
+        data = json.loads(state_path(Path(log_dir)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class EventFold:
+    """Folds `<log_dir>/events.jsonl` incrementally into the last pause time of each agent.
+
+    `paused_at[name]` is the time of the latest `pause` event not followed by a `resume`.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.path = Path(log_dir) / "events.jsonl"
+        self.offset = 0
+        self.paused_at: dict[str, float] = {}
+
+    def update(self) -> None:
+        try:
+            with self.path.open("rb") as fh:
+                if self.offset > fh.seek(0, 2):
+                    self.offset, self.paused_at = 0, {}  # the log was truncated or replaced
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        self.offset += end + 1
+        for line in data[: end + 1].splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            name, action = str(event.get("agent") or ""), event.get("action")
+            if action == "pause" and isinstance(event.get("ts"), (int, float)):
+                self.paused_at[name] = float(event["ts"])
+            elif action == "resume":
+                self.paused_at.pop(name, None)
