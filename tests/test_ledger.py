@@ -105,3 +105,21 @@ def test_live_buckets_and_history_before_the_run(tmp_path: Path) -> None:
     team.say("adversary", out=3)
     ledger.poll(T0 + 1, "p1", "G1", since=run_started)
     assert open_buckets(log)[0]["agents"]["adversary"]["output"] == 3
+
+
+def test_an_idle_poll_rewrites_nothing_and_old_claude_history_is_skipped(tmp_path: Path) -> None:
+    team = Team(tmp_path)
+    for _ in range(50):
+        team.say("adversary", out=1)  # an earlier run: never read, only skipped to its end
+    run_started = time.time() - 60
+    os.utime(team.files["adversary"], (run_started - 3600, run_started - 3600))
+    ledger = team.ledger(tmp_path / "log")
+    team.say("builder", out=3)
+    ledger.poll(T0, "p1", None, since=run_started)
+    before = ledger.state_path.stat().st_mtime_ns
+    assert ledger.scanner.to_state()["files"][str(team.files["adversary"].resolve())]["keys"] == []
+    time.sleep(0.01)
+    assert ledger.poll(T0 + 1, "p1", None, since=run_started) == {}
+    assert ledger.state_path.stat().st_mtime_ns == before  # nothing appended: not rewritten
+    team.say("adversary", out=4)
+    assert ledger.poll(T0 + 2, "p1", None, since=run_started)["adversary"].output == 4

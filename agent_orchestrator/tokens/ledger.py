@@ -49,6 +49,7 @@ class Ledger:
         self.phase: dict[str, Any] | None = saved.get("phase")
         self.gate: dict[str, Any] | None = saved.get("gate")
         self.known: set[str] = set(saved.get("known") or [])
+        self._saved_at = (self.scanner.bytes_read, len(self.known))
 
     # -- persistence -------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
@@ -64,8 +65,9 @@ class Ledger:
         payload = {"scanner": self.scanner.to_state(), "phase": self.phase, "gate": self.gate, "known": sorted(self.known)}
         fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".tokens-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
+            fh.write(json.dumps(payload))  # one write: json.dump's many small writes are ~10x slower
         os.replace(tmp, self.state_path)
+        self._saved_at = (self.scanner.bytes_read, len(self.known))
 
     # -- reading -------------------------------------------------------------------------------
     def poll(self, now: float, phase_id: str | None, gate: str | None, since: float | None = None) -> dict[str, Usage]:
@@ -82,6 +84,9 @@ class Ledger:
                 key = str(path)
                 history = key not in self.known and since is not None and _mtime(path) < since
                 self.known.add(key)
+                if history and kind == "claude":
+                    self.scanner.skip_claude(path)  # an earlier run's transcript: start at its end
+                    continue
                 if kind == "claude":
                     usage = self.scanner.read_claude(path)
                 elif kind == "codex":
@@ -92,15 +97,17 @@ class Ledger:
                     total = total + usage
             if total.total:
                 deltas[agent] = total
+        opened = False
         if phase_id is not None:
             if self.phase is None or self.phase.get("phase_id") != phase_id:
-                self.phase = {**_empty_bucket(now), "phase_id": phase_id}
+                self.phase, opened = {**_empty_bucket(now), "phase_id": phase_id}, True
             _add(self.phase, deltas)
             if self.granularity == "gate" and gate is not None:
                 if self.gate is None or self.gate.get("gate") != gate:
-                    self.gate = {**_empty_bucket(now), "phase_id": phase_id, "gate": gate}
+                    self.gate, opened = {**_empty_bucket(now), "phase_id": phase_id, "gate": gate}, True
                 _add(self.gate, deltas)
-        self.save()
+        if deltas or opened or self._saved_at != (self.scanner.bytes_read, len(self.known)) or not self.state_path.exists():
+            self.save()  # an idle tick (nothing appended) rewrites nothing
         return deltas
 
     # -- records -------------------------------------------------------------------------------

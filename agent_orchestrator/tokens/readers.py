@@ -161,6 +161,7 @@ class TranscriptScanner:
     def __init__(self, state: dict | None = None, *, max_keys: int = DEFAULT_MAX_KEYS) -> None:
         self.max_keys = max_keys
         self.skipped_lines = 0
+        self.bytes_read = 0  # bytes consumed in this process (callers use it to skip no-op saves)
         self._files: dict[str, _FileState] = {}
         if not state:
             return
@@ -185,6 +186,30 @@ class TranscriptScanner:
     def from_state(cls, d: dict) -> TranscriptScanner:
         """Rebuild a scanner from `to_state` output. Raises ValueError on a foreign/corrupt one."""
         return cls(d)
+
+    def skip_claude(self, path: Path | str) -> None:
+        """Start ``path`` at its last complete line without reading it (history not to charge).
+
+        Only for Claude transcripts: their counts are per line, so nothing before the skip point
+        matters (a Codex rollout's counts are cumulative and must be read). Costs one seek.
+        """
+        key = os.path.abspath(path)
+        try:
+            with open(key, "rb") as f:
+                st = os.fstat(f.fileno())
+                end = st.st_size
+                while end > 0:
+                    start = max(0, end - CHUNK_BYTES)
+                    f.seek(start)
+                    cut = f.read(end - start).rfind(b"\n")
+                    if cut >= 0:
+                        end = start + cut + 1
+                        break
+                    end = start
+        except FileNotFoundError:
+            return
+        self._files[key] = _FileState(kind="claude", inode=st.st_ino, offset=end)
+        self.bytes_read += end
 
     def forget(self, path: Path | str) -> None:
         """Drop what is remembered about ``path`` (e.g. a session no longer watched)."""
@@ -269,6 +294,7 @@ class TranscriptScanner:
                     continue
                 yield fs, buf, end
                 fs.offset += end
+                self.bytes_read += end
                 carry = buf[end:]
         finally:
             f.close()
