@@ -97,7 +97,9 @@ CLAUDE = ScreenPatterns(
     active_re=rf"esc to interrupt|^[{_GLYPHS}] \S[^\n]*…|^\s+⎿\s+Running…",
     # The live box draws `❯` + NBSP; echoed prompts above it use a plain space.
     input_re=r"^❯[\u00a0 ]?(.*)$",
-    placeholder_re=None,
+    # A message queued during a busy turn leaves this hint in the box (seen with 2.1.197): it is
+    # not typed input, and the turn is still running.
+    placeholder_re=r"^Press up to edit queued messages$",
     # `✻ API error · Retrying in 42s · attempt 1/10` (also shown for 529 and 401).
     retry_re=r"Retrying in \d+[^\n]*attempt \d+/\d+",
     # `● API Error: 529 Overloaded…` as the reply; 401 as `⎿  Invalid API key · Fix …`.

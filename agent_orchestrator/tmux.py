@@ -208,9 +208,13 @@ class TmuxRuntime:
         # otherwise take its window, and its exit status, with it). The ";" is ours, not
         # config text, so it bypasses escape_arg on purpose.
         self.calls += 1
+        # On a private server, focus-events on keeps Claude Code from flashing a hint about it
+        # into its footer (two screen changes that restart idle clocks); the user's own server's
+        # global options are left alone.
+        private = [";", "set-option", "-g", "focus-events", "on"] if self.socket else []
         result = self.server.cmd(
             "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd),
-            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on",
+            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private,
         )
         if result.returncode != 0:
             raise TmuxError(f"tmux new-session: {' '.join(result.stderr).strip() or 'failed'}")
@@ -222,6 +226,18 @@ class TmuxRuntime:
     def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
         """Start `argv` afresh in an existing session's pane (dead or alive)."""
         self.respawn(session, write_spec(spec_dir, session, argv, cwd, env or {}))
+
+    def kill_server(self) -> None:
+        """Stop this (private) server and remove its socket file, which tmux 3.3a leaves behind.
+
+        Refuses the user's default server: only a `socket` named here is ever shut down.
+        """
+        if not self.socket:
+            raise TmuxError("refusing to kill the default tmux server")
+        self.calls += 1
+        self.server.cmd("kill-server")
+        path = Path(self.socket) if "/" in self.socket else Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
+        path.unlink(missing_ok=True)
 
     def kill(self, session: str) -> bool:
         """Kill the session if it exists; True when one was killed."""

@@ -208,3 +208,12 @@ def test_an_advance_leaves_restarted_agents_alone_for_the_rest_of_the_tick(confi
     actions = run_policies(tick(config, state, git))
     builder = [a for a in actions if getattr(a, "agent", "") == "builder"]
     assert [type(a).__name__ for a in builder] == ["Start"]  # no ping into a session being replaced
+
+
+def test_a_claim_pushed_before_the_first_fetch_is_still_pinged(config: Config) -> None:
+    # the driver hands over, on first sight, only the commits pushed since the run started
+    state = WatchdogState()
+    git = GitView(ok=True, head="h1", commits=(commit("a", "claim(G1): early"),), inbox_blobs={"inbox/builder.md": "x"})
+    actions = handoff(tick(config, state, git))
+    assert [(a.agent, a.kind) for a in actions if isinstance(a, Send)] == [("adversary", "ping"), ("second", "ping")]
+    assert state.handoff.last_seen == "h1" and state.handoff.inbox == {"inbox/builder.md": "x"}

@@ -397,3 +397,21 @@ def test_bad_override_regex_fails_at_construction() -> None:
 
 def test_state_values_are_the_capture_labels() -> None:
     assert {meta(n)["state"] for n in NAMES} == {s.value for s in PaneState}
+
+
+def test_claude_queued_message_hint_is_not_unsubmitted_input() -> None:
+    # Seen with Claude Code 2.1.197: a message sent during a busy turn is queued and the input
+    # box shows a hint while the turn (footer: esc to interrupt) keeps running.
+    from agent_orchestrator.screen import classify, input_content
+    from agent_orchestrator.screen_patterns import CLAUDE
+
+    screen = [
+        "❯ Build the thing",
+        "✽ Mulling… (25s · esc to interrupt)",
+        "─" * 40,
+        "❯\u00a0Press up to edit queued messages",
+        "─" * 40,
+        "  ⏵⏵ bypass permissions on (shift+tab to cycle) · esc to interrupt",
+    ]
+    assert input_content(screen, CLAUDE) == ""
+    assert classify(screen, CLAUDE, current_command="claude", process_names={"claude"}) == "busy"

@@ -17,8 +17,8 @@ def private_socket() -> str:
 
 
 def kill_server(socket: str) -> None:
-    """Stop the private server (and every pane process in it) if it is running."""
-    TmuxRuntime(socket).server.cmd("kill-server")
+    """Stop the private server (and every pane process in it) and remove its socket file."""
+    TmuxRuntime(socket).kill_server()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1) -> bool:

@@ -147,6 +147,12 @@ def rehearsal_settings(example: Path) -> dict[str, Any]:
     return data
 
 
+def _recorded(project: Project, phase_id: str) -> bool:
+    from agent_orchestrator.tokens.ledger import read_ledger
+
+    return any(r.get("phase_id") == phase_id for r in read_ledger(project.log_dir))
+
+
 def _end_state(project: Project, started: float, done_file: Path | None = None) -> tuple[bool, str]:
     """(reached, what is still awaited) of the example's end state."""
     config = project.config
@@ -166,6 +172,8 @@ def _end_state(project: Project, started: float, done_file: Path | None = None) 
         return False, f"SEQUENCE-COMPLETE; on_complete {task} due"
     facts = state.agent(task).facts
     finished = facts is not None and facts.state in ("done_idle", "waiting_until") and facts.captured_at > (ph.completed_at or started)
+    if finished and config.watchdog.log_tokens and not _recorded(project, phase_id):
+        return False, f"SEQUENCE-COMPLETE; waiting for the token record of {phase_id}"
     if finished:
         return True, f"SEQUENCE-COMPLETE; on_complete {task} ran"
     return False, f"SEQUENCE-COMPLETE; waiting for {task} to finish its turn"
@@ -245,7 +253,7 @@ def run_rehearsal(
         project.down()
         return result
     finally:
-        runtime.server.cmd("kill-server")
+        runtime.kill_server()
         deadline = time.monotonic() + 10
         while (left := _leftovers(sandbox, runtime)) and time.monotonic() < deadline:
             time.sleep(0.2)

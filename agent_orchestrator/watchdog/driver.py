@@ -266,6 +266,11 @@ class Watchdog:
             if hs.last_seen is not None and head != hs.last_seen:
                 found, rewritten = repo.commits_between(hs.last_seen, head)
                 commits = tuple(CommitView(c.sha, c.subject, c.ts) for c in found)
+            elif hs.last_seen is None:
+                # First sight: what was pushed since the run started is new (a claim may beat the
+                # first fetch); anything older is history and is not pinged.
+                since = self.run_started()
+                commits = tuple(CommitView(c.sha, c.subject, c.ts) for c in reversed(repo.log(head, limit=50)) if c.ts >= since)
             inbox = hs.inbox
             if head != hs.last_seen or hs.last_seen is None:
                 inbox = repo.blob_ids(list(loop.handoff.inboxes)) if loop.handoff.inboxes else {}
@@ -289,7 +294,7 @@ class Watchdog:
         services = {s.name: self.panes.get(s.session or "") for s in self.config.services}
         git = self.observe_git()
         tick = Tick(self.config, self.state, views, now, self.phase_view(), heavy, services, git)
-        ledger = self.poll_tokens(now)
+        ledger = self.poll_tokens(now, views)
         first = restart_loop_agents(tick, self.restart_loop) if self.restart_loop else []
         self.restart_loop = ""
         actions = run_policies(tick, first)
@@ -299,8 +304,20 @@ class Watchdog:
         save_state(self.log_dir, self.state)
         return tick
 
-    def poll_tokens(self, now: float) -> Ledger | None:
-        """Charge what the agents' transcripts gained to the open phase/gate (log_tokens only)."""
+    def run_started(self) -> float:
+        """Epoch when this run began: the first tick, or the oldest agent session if older.
+        Persisted, so a restarted watchdog keeps it."""
+        if "run_started" not in self.state.extra:
+            created = [p.created for p in self.panes.values() if p.created]
+            self.state.extra["run_started"] = min([self.clock(), *created])
+        return float(self.state.extra["run_started"])
+
+    def poll_tokens(self, now: float, views: dict[str, AgentView]) -> Ledger | None:
+        """Charge what the agents' transcripts gained to the open phase/gate (log_tokens only).
+
+        After the last phase the loop agents finish their turn after the marker was pushed: the
+        last phase stays open until they are all idle (or 5 minutes passed), then it is closed.
+        """
         if not self.config.watchdog.log_tokens:
             return None
         names = [a.name for a in self.config.agents]
@@ -311,9 +328,17 @@ class Watchdog:
         if "run_started" not in self.state.extra:
             created = [p.created for p in self.panes.values() if p.created]
             self.state.extra["run_started"] = min([now, *created])
+        ph = self.state.phase
+        if ph.complete:
+            last = (self.ledger.phase or {}).get("phase_id")
+            self.ledger.poll(now, last, (self.ledger.gate or {}).get("gate"), since=self.run_started())
+            loop_busy = any(v.busy for v in views.values() if v.agent.kind == "loop")
+            if last and (not loop_busy and now > (ph.completed_at or now) or now - (ph.completed_at or now) > 300):
+                self.ledger.close_phase(now, last)
+            return self.ledger
         # Without a [loop] the whole run is one bucket, "run" (`tokens --live` shows it).
-        phase = None if self.state.phase.complete else (self.phase_view().phase_id or "run")
-        self.ledger.poll(now, phase, self.state.handoff.gate, since=self.state.extra["run_started"])
+        phase = self.phase_view().phase_id or "run"
+        self.ledger.poll(now, phase, self.state.handoff.gate, since=self.run_started())
         return self.ledger
 
     # -- the loop --------------------------------------------------------------------------

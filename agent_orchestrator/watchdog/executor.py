@@ -31,7 +31,8 @@ class Executor:
         self.ledger = ledger
 
     def apply(self, tick: Tick, actions: list[Action]) -> None:
-        """Carry out `actions` in order."""
+        """Carry out `actions` in order; a finished phase's tokens are closed last (see below)."""
+        self.closing: list[str] = []
         for action in actions:
             if isinstance(action, Start):
                 self._start(tick, action)
@@ -47,10 +48,17 @@ class Executor:
                 self.events.emit("", "gate", action.reason, tick.now, gate=action.label, previous=action.previous, phase=action.phase)
                 if self.ledger is not None:
                     self.ledger.close_gate(tick.now, action.phase, action.previous)
+        if self.ledger is not None:
+            for phase_id in self.closing:
+                # The loop agents were restarted above, so the old sessions' transcripts are
+                # final and the new ones have written nothing yet: one more read charges the
+                # finishing turn's last replies to the phase they belong to.
+                self.ledger.poll(tick.now, phase_id, (self.ledger.gate or {}).get("gate"))
+                self.ledger.close_phase(tick.now, phase_id)
 
     def _phase_change(self, tick: Tick, action: PhaseChange) -> None:
-        if self.ledger is not None and action.ended_phase is not None:
-            self.ledger.close_phase(tick.now, action.ended_phase)
+        if action.ended_phase is not None and not action.complete:
+            self.closing.append(action.ended_phase)
         if action.complete:
             marker = self.project.log_dir / "SEQUENCE-COMPLETE"
             if not marker.exists():

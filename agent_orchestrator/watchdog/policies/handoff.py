@@ -54,11 +54,14 @@ def handoff(tick: Tick) -> list[Action]:
         actions.append(Note("", "fetch-ok", "git fetch of the handoff repo works again"))
     if git.head is None:
         return actions
-    if hs.last_seen is None or git.rewritten:
-        if git.rewritten:
-            actions.append(Note("", "history-rewritten", f"origin/main was rewritten; re-baselined at {git.head[:8]} without re-pinging"))
+    if git.rewritten:
+        actions.append(Note("", "history-rewritten", f"origin/main was rewritten; re-baselined at {git.head[:8]} without re-pinging"))
         hs.last_seen, hs.inbox = git.head, dict(git.inbox_blobs)
         return actions
+    if hs.last_seen is None:
+        # First sight: inboxes are baselined; `commits` holds only what was pushed since the run
+        # started (the driver picks them), so a claim that beat the first fetch is still pinged.
+        hs.inbox = dict(git.inbox_blobs)
     handoff_cfg = loop.handoff
     claims = [c for c in git.commits if _pattern(handoff_cfg.claim_pattern).search(c.subject)]
     reviews = [c for c in git.commits if _pattern(handoff_cfg.review_pattern).search(c.subject)]

@@ -7,7 +7,8 @@ sees the true idle time) and it is not working — unless its last line is a cur
 busy but has not changed for `hung_idle` seconds is a hung turn and counts as stalled too.
 
 A stalled loop agent whose phase is not done gets one DONE-nudge per phase (when `[loop].done_nudge`);
-a fresh idle window follows, and only if it stays stalled is it rebooted with its kickoff.
+a fresh idle window follows, and only if it stays stalled is it rebooted with its kickoff. A hung
+turn is rebooted without a nudge: it could not read one.
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ def stall(tick: Tick) -> list[Action]:
         if reason is None:
             continue
         phase = tick.phase
+        # A hung turn cannot read a nudge (Claude Code queues it behind the turn, which never
+        # ends): it goes straight to the reboot and keeps the phase's nudge for a real idle.
+        hung = view.busy
         if (agent.kind == "loop" and loop is not None and loop.done_nudge and phase.phase_id is not None
-                and not phase.done and st.nudged_phase != phase.phase_id):
+                and not phase.done and st.nudged_phase != phase.phase_id and not hung):
             st.nudged_phase = phase.phase_id
             st.idle_since = tick.now  # a fresh idle window follows the nudge
             actions.append(Send(name, nudge_text(tick), "nudge", f"stalled: {reason}"))
