@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Make the work repos for this example, next to this file:
+#   origin.git  a bare repo both loop agents push to (the handoff repo's origin)
+#   work/       the builder's clone (also [loop].repo: the watchdog fetches here)
+#   review/     the adversary's clone (two clones: the adversary never edits the builder's tree)
+#   report/     the reporter's folder
+# Idempotent: does nothing when origin.git exists.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [[ -d origin.git ]]; then
+    echo "setup: already done"
+    exit 0
+fi
+git init -q --bare --initial-branch=main origin.git
+git clone -q origin.git work 2>/dev/null
+mkdir -p work/.agents
+printf '# wc\n\nA small wc clone, built by the builder and verified by the adversary.\n' > work/README.md
+printf '# Phase p1 status\n\nIn progress.\n' > work/.agents/status-p1.md
+git -C work add -A
+git -C work -c user.name=setup -c user.email=setup@example.invalid commit -qm "Initial commit: README and status file"
+git -C work push -q origin main
+git clone -q origin.git review 2>/dev/null
+mkdir -p report
+echo "setup: origin.git, work/ (builder), review/ (adversary), report/"
