@@ -151,7 +151,10 @@ class GitRepo:
         * `old` None (first sight) → `([], False)`: the current head is the baseline, nothing is
           re-announced. Same for `old == new`. Neither spawns a process.
         * `old` not an ancestor of `new` (force-push, rebase, or `old` no longer in the object
-          store) → `([], True)`: the caller re-baselines on `new` instead of re-pinging history.
+          store) → `(fresh, True)`: the caller re-baselines on `new` instead of re-pinging history;
+          `fresh` are the commits after the common ancestor whose subjects the old history did
+          not have (work pushed together with the rewrite — a rebased old claim keeps its subject
+          and is left out); [] when `old` is gone. Two more processes on a rewrite only.
         * otherwise `(commits, False)` — merges and both sides of them included.
 
         Two processes (`merge-base --is-ancestor`, `log`). Raises GitError if `new` is unknown or
@@ -161,7 +164,7 @@ class GitRepo:
             return [], False
         proc = self._run(["merge-base", "--is-ancestor", "--end-of-options", old, new], ok_codes=(0, 1, 128))
         if proc.returncode == 1:
-            return [], True
+            return self._fresh_after_rewrite(old, new), True
         if proc.returncode == 128:
             # 128 is also "bad revision": a vanished `old` (gc'd after a force-push) is a rewrite,
             # anything else (unknown `new`, not a repo) is a real error.
@@ -171,6 +174,13 @@ class GitRepo:
                 return [], True
             raise GitError(f"git merge-base --is-ancestor {old} {new}: exit 128: {_one_line(proc.stderr) or 'no message'}")
         return self._log(["--reverse"], [f"{old}..{new}"]), False
+
+    def _fresh_after_rewrite(self, old: str, new: str) -> list[Commit]:
+        base = self._run(["merge-base", "--end-of-options", old, new], ok_codes=(0, 1)).stdout.decode().strip()
+        if not base:
+            return []
+        before = {c.subject for c in self._log([], [f"{base}..{old}"])}
+        return [c for c in self._log(["--reverse"], [f"{base}..{new}"]) if c.subject not in before]
 
     def show(self, rel_path: str, rev: str | None = None) -> str | None:
         """Text of the file `rel_path` (relative to the repo root) at `rev`, default the tracking ref.

@@ -247,11 +247,15 @@ def test_force_push_is_a_rewrite_not_a_replay(team: Team) -> None:
     team.commit(team.builder, "claim(G1): parser", ts=T0 + 10)
     base = repo.fetch().head
     git(team.builder, "reset", "-q", "--hard", "HEAD~1")
-    team.commit(team.builder, "claim(G1): parser, rebased", {"src.py": "v2"}, ts=T0 + 20, push=False)
+    team.commit(team.builder, "claim(G1): parser", {"src.py": "v2"}, ts=T0 + 20, push=False)  # rewritten, same subject
     git(team.builder, "push", "-q", "--force", "origin", "HEAD:main")
     new = repo.fetch().head
     assert new != base
-    assert repo.commits_between(base, new) == ([], True)
+    assert repo.commits_between(base, new) == ([], True)  # the old claim is not replayed
+    team.commit(team.builder, "claim(G2): lexer", ts=T0 + 30, push=False)
+    git(team.builder, "push", "-q", "--force", "origin", "HEAD:main")
+    fresh, rewritten = repo.commits_between(base, repo.fetch().head)
+    assert rewritten and [c.subject for c in fresh] == ["claim(G2): lexer"]  # pushed with the rewrite: new
 
 
 def test_vanished_old_head_is_a_rewrite_but_unknown_new_is_an_error(team: Team) -> None:

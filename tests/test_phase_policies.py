@@ -217,3 +217,35 @@ def test_a_claim_pushed_before_the_first_fetch_is_still_pinged(config: Config) -
     actions = handoff(tick(config, state, git))
     assert [(a.agent, a.kind) for a in actions if isinstance(a, Send)] == [("adversary", "ping"), ("second", "ping")]
     assert state.handoff.last_seen == "h1" and state.handoff.inbox == {"inbox/builder.md": "x"}
+
+
+def test_advance_waits_for_a_busy_loop_agent_to_finish_its_turn(config: Config) -> None:
+    from tests.test_watchdog_policies import facts
+
+    state = WatchdogState()
+    busy = {"builder": facts(active=True)}
+    git = GitView(ok=True, head="b", status_done=True)
+    waiting = phases(_with(config, state, git, busy))
+    assert [a.action for a in waiting] == ["phase-done-waiting"] and state.phase.index == 0
+    assert phases(_with(config, state, git, busy, now=NOW + 30)) == []  # still busy, within the grace
+    done = phases(_with(config, state, git, {"builder": facts()}, now=NOW + 31))
+    assert isinstance(done[0], PhaseChange) and state.phase.index == 1
+    state2 = WatchdogState()
+    phases(_with(config, state2, git, busy))
+    forced = phases(_with(config, state2, git, busy, now=NOW + 61))  # grace over: advance anyway
+    assert isinstance(forced[0], PhaseChange)
+
+
+def _with(config: Config, state: WatchdogState, git: GitView, screen: dict, now: float = NOW):
+    t = make_tick(config, state=state, now=now, heavy=False, phase=view(state, config), screen=screen)
+    t.git = git
+    return t
+
+
+def test_a_claim_pushed_with_the_done_marker_belongs_to_the_ending_phase(config: Config) -> None:
+    state = WatchdogState()
+    state.handoff.last_seen = "h0"
+    git = GitView(ok=True, head="h1", commits=(commit("c", "claim(G2): last gate"),), status_done=True)
+    actions = run_policies(tick(config, state, git))
+    assert GateChange("p1", None, "G2", "gate G2 claimed (cccccccc)") in actions
+    assert state.phase.index == 1 and state.handoff.gate is None  # not carried into p2

@@ -248,7 +248,8 @@ def run_rehearsal(
         from agent_orchestrator.phasectl import phase_info
         from agent_orchestrator.tokens.ledger import read_ledger
 
-        result.phase = phase_info(project.config).to_dict()
+        if project.config.loop is not None and project.config.loop.phases:
+            result.phase = phase_info(project.config).to_dict()
         result.tokens = read_ledger(project.log_dir)
         project.down()
         return result

@@ -96,6 +96,7 @@ class PhaseState:
     is going out; `on_complete_prev_pid` is the task's launcher pid before it) or "started";
     `on_complete_phases` is how many phases the sequence had when it last ran, so an
     appended-and-completed sequence runs it again but a restarted watchdog never does twice.
+    `done_seen_at` is when the done marker was first seen while loop agents were still busy.
     """
 
     index: int = 0
@@ -105,6 +106,7 @@ class PhaseState:
     on_complete: str = ""
     on_complete_phases: int = 0
     on_complete_prev_pid: int | None = None
+    done_seen_at: float | None = None
 
 
 @dataclass

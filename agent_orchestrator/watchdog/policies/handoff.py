@@ -40,7 +40,7 @@ def handoff(tick: Tick) -> list[Action]:
     """Ping actions for this tick's new commits and inbox changes."""
     loop = tick.config.loop
     git = tick.git
-    if loop is None or git is None or tick.state.phase.complete:
+    if loop is None or git is None or tick.phase.complete:  # complete before this tick: stopped
         return []
     hs = tick.state.handoff
     if not git.ok:
@@ -55,9 +55,9 @@ def handoff(tick: Tick) -> list[Action]:
     if git.head is None:
         return actions
     if git.rewritten:
+        # Re-baseline; `commits` then holds only work pushed with the rewrite (see GitRepo).
         actions.append(Note("", "history-rewritten", f"origin/main was rewritten; re-baselined at {git.head[:8]} without re-pinging"))
-        hs.last_seen, hs.inbox = git.head, dict(git.inbox_blobs)
-        return actions
+        hs.inbox = dict(git.inbox_blobs)
     if hs.last_seen is None:
         # First sight: inboxes are baselined; `commits` holds only what was pushed since the run
         # started (the driver picks them), so a claim that beat the first fetch is still pinged.
@@ -75,6 +75,8 @@ def handoff(tick: Tick) -> list[Action]:
         if label and label != hs.gate:
             actions.append(GateChange(tick.phase.phase_id, hs.gate, label, f"gate {label} claimed ({commit.sha[:8]})"))
             hs.gate, hs.gate_started = label, tick.now
+    if tick.state.phase.index != tick.phase.index or tick.state.phase.complete:
+        hs.gate = hs.gate_started = None  # the phase ended this tick; its gate ended with it
     for path, agent in handoff_cfg.inboxes.items():
         blob = git.inbox_blobs.get(path)
         if blob is not None and blob != hs.inbox.get(path):

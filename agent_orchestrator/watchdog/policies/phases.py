@@ -17,6 +17,9 @@ from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Start, 
 from agent_orchestrator.watchdog.state import WatchdogState
 
 
+ADVANCE_GRACE = 60.0  # seconds a phase advance waits for busy loop agents to finish their turn
+
+
 def restart_loop_agents(tick: Tick, reason: str) -> list[Action]:
     """Fresh (or resumed, with [loop].resume) starts of every enabled loop agent."""
     loop = tick.config.loop
@@ -89,8 +92,17 @@ def phases(tick: Tick) -> list[Action]:
         return on_complete(tick)
     git = tick.git
     if git is None or not git.ok or not git.status_done:
+        ph.done_seen_at = None
         return []
     ended = loop.phases[min(ph.index, len(loop.phases) - 1)].id
+    # The agent that pushed the marker is usually still finishing its reply: restarting it now
+    # would cut that reply off (and lose its tokens). Wait, a bounded time, for idle loop agents.
+    busy = sorted(n for n, v in tick.views.items() if v.agent.kind == "loop" and v.alive and v.busy)
+    if busy and (ph.done_seen_at is None or tick.now - ph.done_seen_at < ADVANCE_GRACE):
+        first = ph.done_seen_at is None
+        ph.done_seen_at = ph.done_seen_at or tick.now
+        return [Note("", "phase-done-waiting", f"{ended} is done; waiting for {', '.join(busy)} to finish the turn")] if first else []
+    ph.done_seen_at = None
     # The gate in flight ends with its phase (its token record is closed with the phase's).
     tick.state.handoff.gate = tick.state.handoff.gate_started = None
     if ph.index + 1 < len(loop.phases):
