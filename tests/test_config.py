@@ -174,11 +174,11 @@ BAD = [
         [[agent]]
         name = "a"
         backend = "clade"
-     """, ['agent[0].backend: "clade" is not a defined backend (known: claude, codex, demo); did you mean "claude"?']),
+     """, ['agent[0].backend: "clade" is not a defined backend (known: claude, codex, demo, watcher); did you mean "claude"?']),
     ("extends unknown", """
         [backend.x]
         extends = "cluade"
-     """, ['backend.x.extends: "cluade" is not a known backend (known: claude, codex, demo); did you mean "claude"?',
+     """, ['backend.x.extends: "cluade" is not a known backend (known: claude, codex, demo, watcher); did you mean "claude"?',
            "backend.x.bin: required key is missing (a string)"]),
     ("wake without interval", """
         [[agent]]

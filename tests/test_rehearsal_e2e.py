@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.rehearsal.runner import run_rehearsal
+from agent_orchestrator.watchers.scaffold import DecisionLedger
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "builder-adversary"
@@ -44,6 +45,12 @@ def test_builder_adversary_reaches_sequence_complete(claude: str, tmp_path: Path
     try:
         assert result.ok, f"{result.reason}\n" + "\n".join(lines[-40:])
         assert result.leftovers == []
+        # the claims watcher ran in its own session and flagged at least one claim awaiting its review
+        rows = {r.name: r for r in result.status}
+        prefix = rows["builder"].session.removesuffix("builder")
+        assert (rows["claims"].backend, rows["claims"].state, rows["claims"].session) == ("watcher", "running", prefix + "claims")
+        flags = DecisionLedger(result.sandbox / "run").flags(watcher="claims")
+        assert any(f.decision.context == "claim-unreviewed" and f.decision.entity_id.startswith("claim:") for f in flags)
         assert result.phase["complete"] and result.phase["phase_id"] == "p2" and result.phase["on_complete"] == "started"
         # the real git history the agents made, through the real CLI's Bash tool
         log = subprocess.run(["git", "--git-dir", str(result.sandbox / "origin.git"), "log", "--format=%s", "main"],

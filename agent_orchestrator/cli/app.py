@@ -18,6 +18,7 @@ from agent_orchestrator.cli import common, render
 from agent_orchestrator.cli import phase as phase_cli
 from agent_orchestrator.cli import rehearse as rehearse_cli
 from agent_orchestrator.cli import tokens as tokens_cli
+from agent_orchestrator.cli import watchers as watchers_cli
 from agent_orchestrator.config import ConfigError
 from agent_orchestrator.project import UnknownNameError
 from agent_orchestrator.scaffold import ScaffoldError, init_project
@@ -35,6 +36,9 @@ app = typer.Typer(
 app.add_typer(phase_cli.app, name="phase")
 app.add_typer(rehearse_cli.app, name="rehearse")
 app.command("tokens")(tokens_cli.tokens)
+app.add_typer(watchers_cli.flags_app, name="flags")
+for _verb in ("watch", "pause", "resume", "run"):
+    app.command(_verb)(getattr(watchers_cli, _verb))
 out, err = common.out, common.err
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = common.EXIT_OK, common.EXIT_FAILURE, common.EXIT_USAGE
 fail, config_path, load, project = common.fail, common.config_path, common.load, common.project
@@ -87,6 +91,7 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     panes = proj.runtime.observe()
     held = held_states(proj.log_dir)
     rows = [render.with_held(r, held.get(r.name)) for r in proj.status(panes)] + [proj.watchdog_status(panes)]
+    flags = watchers_cli.open_flags(proj.config)
     info = watchdog_info(proj.log_dir)
     server = proj.config.defaults.tmux_socket or "default tmux server"
     if as_json:
@@ -94,13 +99,14 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
             "config": str(proj.config.path),
             "session_prefix": proj.config.defaults.session_prefix,
             "tmux_socket": proj.config.defaults.tmux_socket,
-            "agents": [{**r.to_dict(), "held": held[r.name].detail if r.name in held else None} for r in rows],
+            "agents": [{**r.to_dict(), "held": held[r.name].detail if r.name in held else None,
+                        **({"open_flags": flags[r.name]} if flags and r.name in flags else {})} for r in rows],
             "watchdog": info,
         }
         out.print_json(json.dumps(payload))
         return
     out.print(f"[bold]{proj.config.path}[/bold] — {render.summary(proj.config)} — tmux: {server}")
-    out.print(render.status_table(proj.config, rows))
+    out.print(render.status_table(proj.config, rows, flags=flags))
     for name, h in held.items():
         out.print(f"{name}: {h.state} — {h.detail}", markup=False)
     if info.get("config_error"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -56,13 +56,36 @@ def state_text(row: UnitStatus) -> Text:
     return Text(label, style=_STATE_STYLE.get(row.state, ""))
 
 
-def status_table(config: Config, rows: Sequence[UnitStatus]) -> Table:
-    """The `status` table."""
+def status_table(config: Config, rows: Sequence[UnitStatus], flags: Mapping[str, int] | None = None) -> Table:
+    """The `status` table; with `flags` (open flags per watcher agent) a `flags` column too."""
     table = Table(title=None, show_edge=False, header_style="bold")
-    for column in ("name", "kind", "backend", "model", "watch", "session", "state"):
+    for column in ("name", "kind", "backend", "model", "watch", "session", "state", *(("flags",) if flags else ())):
         table.add_column(column)
     for row in rows:
-        table.add_row(row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row))
+        cells = [row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row)]
+        if flags:
+            count = flags.get(row.name)
+            cells.append("-" if count is None else Text(f"{count} open", style="bold yellow" if count else "dim"))
+        table.add_row(*cells)
+    return table
+
+
+def flags_table(flags: Sequence, now: float) -> Table:
+    """`agents flags`: two lines per decision (`scaffold.Flag`), oldest first — the short id, its
+    status, watcher, entity, context -> choice and age, then the reasoning (wrapped)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for flag in flags:
+        d = flag.decision
+        head = Text()
+        if flag.open:
+            head.append("open", style="bold yellow")
+        else:
+            head.append(f"resolved by {flag.resolution.get('by', '?')}", style="dim")
+        head.append(f"  {d.watcher}  {d.entity_id}  {d.context} -> {d.choice}  {_duration(now - d.decided_at)} ago")
+        table.add_row(Text(d.id[:8], style="bold"), head)
+        table.add_row("", Text(d.reasoning, style="" if flag.open else "dim"))
     return table
 
 

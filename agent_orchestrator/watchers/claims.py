@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agent_orchestrator.markers import claim_label, review_verdict
-from agent_orchestrator.watchers.scaffold import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
+from agent_orchestrator.watchers.scaffold import (
+    Entity,
+    FlagWatcher,
+    Vocabulary,
+    WatcherContext,
+    namespace,
+)
 from agent_orchestrator.watchers.sources import AuthoredCommit, handoff_repo, refresh
 
 KIND = "claims"

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent_orchestrator.watchers.scaffold import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
+from agent_orchestrator.watchers.scaffold import (
+    Entity,
+    FlagWatcher,
+    Vocabulary,
+    WatcherContext,
+    namespace,
+)
 from agent_orchestrator.watchers.sources import EventFold, watchdog_state
 
 KIND = "held"

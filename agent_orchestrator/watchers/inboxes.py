@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_orchestrator.watchers.scaffold import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
+from agent_orchestrator.watchers.scaffold import (
+    Entity,
+    FlagWatcher,
+    Vocabulary,
+    WatcherContext,
+    namespace,
+)
 from agent_orchestrator.watchers.sources import AuthoredCommit, handoff_repo, refresh
 
 KIND = "inboxes"

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_orchestrator.watchers.scaffold import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
+from agent_orchestrator.watchers.scaffold import (
+    Entity,
+    FlagWatcher,
+    Vocabulary,
+    WatcherContext,
+    namespace,
+)
 from agent_orchestrator.watchers.sources import handoff_repo, refresh, watchdog_state
 
 KIND = "phases"

@@ -306,6 +306,7 @@ class FlagWatcher:
     choice: str
     drain: Callable[[float], Iterable[Entity]]
     auto_resolve: bool = True
+    notes: list[str] = field(default_factory=list)  # a drain's warnings, shown by the host each tick
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -368,7 +369,8 @@ def flag_tick(watcher: FlagWatcher, ledger: DecisionLedger, *, host: str, now: f
         for did, note in ended_episodes(mine, entities).items():
             if ledger.resolve(did, by=host, note=note, now=now) is not None:
                 resolved[did] = note
-    return TickReport(new, resolved)
+    notes, watcher.notes[:] = list(watcher.notes), []
+    return TickReport(new, resolved, notes)
 
 
 class WatcherLoop:
@@ -407,7 +409,7 @@ class WatcherLoop:
             self.ticks += 1
             self.tick(self.clock())
             return True
-        except Exception as exc:  # a bad tick must not end the watcher; it is logged and retried
+        except Exception as exc:  # noqa: BLE001 - a bad tick must not end the watcher; it is logged and retried
             self.failures += 1
             self.log(f"tick failed: {type(exc).__name__}: {exc}")
             return False
