@@ -60,6 +60,8 @@ def test_builder_adversary_reaches_sequence_complete(claude: str, tmp_path: Path
             "claim(G1): cover empty input", "review(G1): PASS", "status(p1): every gate has a PASS",
             "claim(G2): --json output", "review(G2): PASS", "status(p2): every gate has a PASS",
         ]
+        builder_log = (result.sandbox / "run" / "logs" / "builder.log").read_text()  # the logs service
+        assert "tool  Bash(" in builder_log and "claim(G1): wc counts lines, words and bytes" in builder_log
         report = (result.sandbox / "report" / "REPORT.md").read_text()
         assert "review(G2): PASS" in report
         actions = [(e.get("agent"), e["action"]) for e in result.events]
