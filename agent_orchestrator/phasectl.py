@@ -20,7 +20,7 @@ from agent_orchestrator.watchdog.driver import ProjectLock, lock_holder
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.policies.phases import set_phase
 from agent_orchestrator.watchdog.requests import request_watchdog
-from agent_orchestrator.watchdog.state import load_state, save_state
+from agent_orchestrator.watchdog.state import load_state, save_state, sequence_marker
 
 
 class PhaseError(ValueError):
@@ -104,6 +104,7 @@ def apply(project: Project, verb: str, index: int) -> tuple[str, list[Outcome]]:
         state = load_state(log_dir)
         set_phase(state, index, time.time(), reset=verb == "reset")
         save_state(log_dir, state)
+        sequence_marker(log_dir).unlink(missing_ok=True)
     finally:
         lock.release()
     phase_id = project.config.loop.phases[index].id  # type: ignore[union-attr]

@@ -433,6 +433,7 @@ def complete_and_append(team: Team, dog: Watchdog) -> None:
     dog.tick()
     [resumed] = team.events("phase-resumed")
     assert resumed["phase"] == "p3"
+    assert not (team.project.log_dir / "SEQUENCE-COMPLETE").exists()  # no longer true: removed
     team.wait_restarted(before)
 
 

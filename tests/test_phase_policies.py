@@ -124,7 +124,7 @@ def test_appended_phases_resume_a_completed_sequence(config: Config, tmp_path: P
     state.phase.index, state.phase.complete, state.phase.on_complete, state.phase.on_complete_phases = 1, True, "started", 2
     config.loop.phases.append(type(config.loop.phases[0])(id="p3", plan=tmp_path / "plan.md", status="s3.md"))  # type: ignore[union-attr]
     actions = phases(tick(config, state, None))
-    assert isinstance(actions[0], Note) and actions[0].action == "phase-resumed"
+    assert isinstance(actions[0], PhaseChange) and actions[0].resumed == "p3" and not actions[0].complete
     assert [a.agent for a in actions[1:]] == ["builder", "adversary"]
     assert state.phase.index == 2 and not state.phase.complete
     # completing the extended sequence runs on_complete again (3 phases > the 2 it ran for)

@@ -30,7 +30,7 @@ from agent_orchestrator.markers import has_done_marker
 from agent_orchestrator.watchdog.model import AgentView, CommitView, GitView, PhaseView, Tick
 from agent_orchestrator.watchdog.policies import run_policies
 from agent_orchestrator.watchdog.policies.phases import restart_loop_agents, set_phase
-from agent_orchestrator.watchdog.state import AgentState, WatchdogState, load_state, save_state
+from agent_orchestrator.watchdog.state import AgentState, WatchdogState, load_state, save_state, sequence_marker
 
 
 class LockHeld(RuntimeError):
@@ -180,6 +180,7 @@ class Watchdog:
                 self.events.emit(name, action, f"{action}d by hand", self.clock())
             elif action == "phase" and isinstance(request.get("index"), int):
                 set_phase(self.state, request["index"], self.clock(), reset=bool(request.get("reset")))
+                sequence_marker(self.log_dir).unlink(missing_ok=True)
                 self.restart_loop = f"phase set by hand ({request.get('why', 'phase verb')})"
                 self.events.emit("", "phase-set", self.restart_loop, self.clock(), index=request["index"])
 

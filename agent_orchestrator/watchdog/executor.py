@@ -11,7 +11,7 @@ from agent_orchestrator.tokens.ledger import Ledger
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.events import iso
 from agent_orchestrator.watchdog.model import Action, GateChange, Keys, Note, PhaseChange, Send, Start, Tick
-from agent_orchestrator.watchdog.state import Pending
+from agent_orchestrator.watchdog.state import Pending, sequence_marker
 
 RETRY_CAP = 300.0
 
@@ -59,11 +59,14 @@ class Executor:
     def _phase_change(self, tick: Tick, action: PhaseChange) -> None:
         if action.ended_phase is not None and not action.complete:
             self.closing.append(action.ended_phase)
+        marker = sequence_marker(self.project.log_dir)
         if action.complete:
-            marker = self.project.log_dir / "SEQUENCE-COMPLETE"
             if not marker.exists():
                 marker.write_text(f"{iso(tick.now)} {action.reason}\n", encoding="utf-8")
             self.events.emit("", "sequence-complete", action.reason, tick.now, phase=action.ended_phase)
+        elif action.resumed is not None:
+            marker.unlink(missing_ok=True)
+            self.events.emit("", "phase-resumed", action.reason, tick.now, phase=action.resumed)
         else:
             self.events.emit("", "phase-advance", action.reason, tick.now, phase=action.ended_phase, index=action.index)
         # The new phase index must survive a crash before the loop agents restart with it.

@@ -161,6 +161,7 @@ class PhaseChange:
     complete: bool
     reason: str
     agent: str = ""
+    resumed: str | None = None  # the appended phase a completed sequence resumes at
 
 
 @dataclass(frozen=True)

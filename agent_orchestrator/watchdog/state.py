@@ -170,6 +170,12 @@ def _convert(tp: Any, value: Any) -> Any:
     return value
 
 
+def sequence_marker(log_dir: Path) -> Path:
+    """`<log_dir>/SEQUENCE-COMPLETE`: written once when the sequence completes, removed when it
+    resumes (phases appended, or moved by hand), so it never contradicts the state."""
+    return Path(log_dir) / "SEQUENCE-COMPLETE"
+
+
 def state_path(log_dir: Path) -> Path:
     """Where the watchdog state lives."""
     return Path(log_dir) / "state" / "watchdog.json"

@@ -87,7 +87,7 @@ def phases(tick: Tick) -> list[Action]:
             ph.index += 1
             ph.complete, ph.completed_at, ph.started = False, None, tick.now
             new = loop.phases[ph.index].id
-            return [Note("", "phase-resumed", f"phases were appended: resuming at {new}", {"phase": new}),
+            return [PhaseChange(None, ph.index, False, f"phases were appended: resuming at {new}", resumed=new),
                     *restart_loop_agents(tick, f"phase {new} (appended)")]
         return on_complete(tick)
     git = tick.git
