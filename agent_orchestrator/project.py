@@ -178,6 +178,8 @@ class Project:
                 action = "restarted"
         except (TmuxError, OSError, ValueError) as exc:
             return Outcome(unit.name, session, "failed", str(exc))
+        except (KeyError, IndexError) as exc:  # a kickoff template edited since it was validated
+            return Outcome(unit.name, session, "failed", f"kickoff template: unknown slot {exc}")
         if launch.paste_prompt and isinstance(unit, AgentConfig):
             result = self.deliver_when_ready(unit, launch.paste_prompt)
             if not result.ok:

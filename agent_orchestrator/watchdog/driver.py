@@ -120,6 +120,7 @@ class Watchdog:
         self.config_path = Path(config_path)
         self.clock = clock
         self.config: Config = load_config(self.config_path)
+        self.config_stamp: tuple[int, int] | None = None
         self.project = Project(self.config)
         self.events = EventLog(self.log_dir)
         self.state: WatchdogState = load_state(self.log_dir)
@@ -136,7 +137,16 @@ class Watchdog:
 
     # -- config ----------------------------------------------------------------------------
     def reload(self) -> None:
-        """Re-read the config; keep the last good one when the edit does not validate."""
+        """Re-read the config when agents.toml changed (size or mtime); keep the last good one
+        when the edit does not validate."""
+        try:
+            st = self.config_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp == self.config_stamp:
+            return
+        self.config_stamp = stamp
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:

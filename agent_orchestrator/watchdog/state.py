@@ -204,7 +204,7 @@ def save_state(log_dir: Path, state: WatchdogState) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".watchdog-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(dataclasses.asdict(state), fh, indent=1, sort_keys=True)
+            fh.write(json.dumps(dataclasses.asdict(state), separators=(",", ":")))  # one write, compact
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
