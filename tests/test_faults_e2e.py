@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -172,46 +171,38 @@ def actions(run: FaultRun, agent: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_hang_mid_turn_is_nudged_then_rebooted(claude: str) -> None:
+def test_hang_mid_turn_is_rebooted_without_a_wasted_nudge(claude: str) -> None:
     with fault_run("hang", claude) as run:
         # The kickoff's request arrives and hangs before the first byte: Claude shows its spinner
         # (`✽ Mulling…`, a timer `(16s)` appears after ~15 s) with `esc to interrupt`.
         run.wait("the hanging kickoff request", lambda: any(j.get("rule") == "kickoff-hangs" for j in run.journal()), 60)
         run.wait_state("builder", ("busy",), timeout=30)
         run.screens["hang"] = run.screen("builder")
-        # A busy screen unchanged for hung_idle is a hung turn: the loop agent's phase is not done,
-        # so it gets the DONE-nudge first.
-        nudge = run.wait_event("nudge", "builder", timeout=90)
-        assert "hung turn" in nudge["reason"], nudge
-        # Claude takes the nudge while busy as a *queued* message (`Press up to edit queued
-        # messages` in its input box): delivered as far as tmux can tell, but the model never sees
-        # it because the hung turn never ends.
         last: list[str] = []
 
         def rebooted():
             screen = run.screen("builder")
-            if any("Watchdog: you have been idle in phase" in line for line in screen):
+            if any("esc to interrupt" in line for line in screen):
                 last[:] = screen  # the hung session, still up
-            return next((e for e in run.events("reboot", "builder") if e["ts"] >= nudge["ts"]), None)
+            return next(iter(run.events("reboot", "builder")), None)
 
-        reboot = run.wait("the reboot", rebooted, 60, poll=0.3)
+        # A busy screen unchanged for hung_idle is a hung turn. A nudge could not reach it (Claude
+        # would only queue it behind the turn that never ends), so it is rebooted straight away;
+        # (Claude's timer would not reset the clock: see test_content_hash_ignores_ticking_timers.)
+        reboot = run.wait("the reboot", rebooted, 90, poll=0.3)
         run.screens["before-reboot"] = last
-        # Still stuck after the nudge → rebooted with the kickoff. Its idle clock ignored the
-        # ticking timer (digits and spinner glyphs are folded out of the content hash). "busy"
-        # here comes from Claude's sessions/<pid>.json: the screen alone reads the queued-message
-        # hint as unsubmitted input.
         assert "hung turn" in reboot["reason"], reboot
-        assert any("Press up to edit queued messages" in line for line in last), "\n".join(last)
-        assert any(re.search(r"… \(\d+s\)", line) for line in last), "\n".join(last)
+        assert any("esc to interrupt" in line for line in last), "\n".join(last)
         # The reboot restarts Claude with the kickoff, and this time the model answers it.
         done = run.wait_state("builder", ("waiting_until",), timeout=60, after=reboot["ts"])
         assert done.waiting_until is not None
         assert "Rebooted: the kickoff turn finished." in "\n".join(run.project.logs("builder", 60))
         rules = [j.get("rule") for j in run.journal() if j.get("kind") in ("text", "tool", "error", "unmatched")]
-        assert rules == ["kickoff-hangs", "kickoff-answered"], rules  # the queued nudge never reached the model
+        assert rules == ["kickoff-hangs", "kickoff-answered"], rules
         seen = actions(run, "builder")
-        assert seen.count("nudge") == 1 and seen.count("reboot") == 1, seen
+        assert "nudge" not in seen and seen.count("reboot") == 1, seen
         assert not {"heal", "delivery-failed"} & set(seen), seen
+        assert load_state(run.project.log_dir).agent("builder").nudged_phase is None  # kept for a real idle
         report_screens(run)
 
 

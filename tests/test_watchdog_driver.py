@@ -39,3 +39,13 @@ def test_lock_names_its_holder_and_frees_on_release(tmp_path: Path) -> None:
     second = ProjectLock(tmp_path)
     second.acquire()  # a lock left by a process that is gone is simply taken over
     second.release()
+
+
+def test_content_hash_ignores_ticking_timers_and_spinner_glyphs() -> None:
+    from agent_orchestrator.watchdog.facts import content_hash
+
+    at_16 = ["❯ Build it", "✽ Mulling… (16s · ↓ 24 tokens)", "  ⏵⏵ bypass permissions on · esc to interrupt"]
+    at_45 = ["❯ Build it", "✶ Mulling… (45s · ↓ 24 tokens)", "  ⏵⏵ bypass permissions on · esc to interrupt"]
+    moved = ["❯ Build it", "● Bash(git commit -m 'claim(G1)')", "  ⏵⏵ bypass permissions on · esc to interrupt"]
+    assert content_hash(at_16) == content_hash(at_45)
+    assert content_hash(at_16) != content_hash(moved)

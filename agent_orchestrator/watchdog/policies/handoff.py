@@ -65,10 +65,16 @@ def handoff(tick: Tick) -> list[Action]:
     handoff_cfg = loop.handoff
     claims = [c for c in git.commits if _pattern(handoff_cfg.claim_pattern).search(c.subject)]
     reviews = [c for c in git.commits if _pattern(handoff_cfg.review_pattern).search(c.subject)]
+    # The phase is done (advancing now, or waiting for a turn to end): loop agents are about to
+    # restart into the next phase, so a ping to them would only land in a dying session.
+    ending = tick.state.phase.done_seen_at is not None or tick.state.phase.index != tick.phase.index or tick.state.phase.complete
+    loop_agents = {a.name for a in tick.config.agents if a.kind == "loop"}
     for commits, targets, kind in ((claims, handoff_cfg.claim_pings, "claim"), (reviews, handoff_cfg.review_pings, "review")):
         if not commits:
             continue
         for agent in targets:
+            if ending and agent in loop_agents:
+                continue
             actions.append(Send(agent, ping_text(kind, commits), "ping", f"{kind}: {commits[-1].subject}"))
     for commit in claims:
         label = claim_label(commit.subject)
