@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import types
 import typing
@@ -168,13 +169,19 @@ def _check_meta(value: Any, original: Any, key: str, ctx: Context, meta: typing.
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    # get_type_hints evaluates string annotations: by far the dearest part of loading a config.
+    return get_type_hints(cls)
+
+
 def build(cls: type, table: dict[str, Any], path: str, ctx: Context) -> Any:
     """Build a `cls` dataclass from `table`, recording problems under key path `path`.
 
     Always returns an instance (bad or missing fields keep their defaults) so that checking can go
     on and report every problem at once; callers look at `ctx.problems` to decide.
     """
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     values: dict[str, Any] = {}
     for key, value in table.items():
