@@ -36,7 +36,8 @@ LABELS: dict[str, str] = {"user": "user", "assistant": "asst", "tool_call": "too
 NEWLINE = " ⏎ "
 #: Compact tool input is cut here (a heredoc or a file body in a command would swamp the log).
 INPUT_CHARS = 200
-COMMAND_CHARS = 1000
+COMMAND_CHARS = 240
+PROMPT_CHARS = 400  # a kickoff is pages long; the log line shows its start (--json keeps it whole)
 #: A rendered tool-result line is cut here (minified JSON, base64 …).
 RESULT_LINE_CHARS = 300
 CHUNK_BYTES = 8 << 20
@@ -416,7 +417,9 @@ def render_line(event: LogEvent, *, agent: str | None = None, max_result_lines: 
     lines (each cut to `RESULT_LINE_CHARS`) and ``(+N more lines)`` for the rest.
     """
     text = event.text
-    if event.kind == "tool_call":
+    if event.kind == "user":
+        text = _cut(text, PROMPT_CHARS)
+    elif event.kind == "tool_call":
         text = f"{event.tool}({text})"
     elif event.kind == "tool_result":
         lines = [_cut(ln.rstrip(), RESULT_LINE_CHARS) for ln in text.splitlines() if ln.strip()]

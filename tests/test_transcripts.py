@@ -502,3 +502,13 @@ def test_out_writes_per_agent_log_files(tmp_path: Path) -> None:
     assert result.output == ""  # nothing on stdout: the lines went to the file
     text = (out / "transcripts.log").read_text()
     assert "tool  Bash(" in text and text.count("\n") >= 4 and not text.startswith("[")
+
+
+def test_long_prompts_and_commands_are_cut_in_text_but_whole_in_json(tmp_path: Path) -> None:
+    from agent_orchestrator.transcripts import LogEvent, event_json, render_line
+
+    kickoff = "# Phase p1\n" + "x" * 5000
+    event = LogEvent(None, "user", kickoff, None, "s", tmp_path / "t.jsonl")
+    line = render_line(event)
+    assert len(line) < 500 and line.endswith("…")
+    assert event_json(event)["text"] == kickoff
