@@ -51,8 +51,9 @@ def deliver(
             return DeliveryResult(False, 0, f"the agent has exited (status {pane.dead_status}); restart it first")
         if pane.exited_to_shell(backend.process_name):
             return DeliveryResult(False, 0, f"the agent has exited to a shell ({pane.current_command}); not typing into it")
-        runtime.paste(session, text)
-        sleep(settle)
+        if not is_pending(runtime.capture(session), text, screen_patterns(backend)):
+            runtime.paste(session, text)  # a retry of a paste that is still in the box only submits it
+            sleep(settle)
         for attempt in range(1, attempts + 1):
             runtime.send_key(session, backend.submit_key)
             sleep(settle * attempt)

@@ -16,7 +16,7 @@ from agent_orchestrator.config.schema import Config
 from agent_orchestrator.gitrepo import GitError, GitRepo
 from agent_orchestrator.markers import has_done_marker
 from agent_orchestrator.project import Outcome, Project
-from agent_orchestrator.watchdog.driver import ProjectLock, lock_holder
+from agent_orchestrator.watchdog.driver import LockHeld, ProjectLock, lock_holder
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.policies.phases import set_phase
 from agent_orchestrator.watchdog.requests import request_watchdog
@@ -99,7 +99,11 @@ def apply(project: Project, verb: str, index: int) -> tuple[str, list[Outcome]]:
         request_watchdog(log_dir, "phase", "", index=index, reset=verb == "reset", why=verb)
         return "handed to the running watchdog; it restarts the loop agents on its next tick", []
     lock = ProjectLock(log_dir)
-    lock.acquire()
+    try:
+        lock.acquire()
+    except LockHeld:  # a watchdog started just now: hand it the change instead
+        request_watchdog(log_dir, "phase", "", index=index, reset=verb == "reset", why=verb)
+        return "handed to the watchdog that just started; it restarts the loop agents on its next tick", []
     try:
         state = load_state(log_dir)
         set_phase(state, index, time.time(), reset=verb == "reset")

@@ -97,8 +97,15 @@ class TmuxRuntime:
         else:
             self.server = libtmux.Server()
         self.calls = 0  # tmux invocations, for benchmarks
+        # session -> pane id of the pane `observe` reports, so input and captures go to that
+        # pane even when someone split the window (`=name:` would mean the active pane).
+        self.pane_ids: dict[str, str] = {}
 
     # -- low level -------------------------------------------------------------------------
+    def pane(self, session: str) -> str:
+        """Target of the session's agent pane: its pane id when observed, else `=session:`."""
+        return self.pane_ids.get(session) or target(session)
+
     def cmd(self, *args: str, check: bool = True) -> list[str]:
         """Run one tmux command; return its stdout lines. Raises TmuxError when `check` and it fails."""
         self.calls += 1
@@ -149,6 +156,7 @@ class TmuxRuntime:
                 width=int(width or 0),
                 height=int(height or 0),
             )
+        self.pane_ids = {name: pane.pane_id for name, pane in panes.items()}
         return panes
 
     def has_session(self, session: str) -> bool:
@@ -161,7 +169,7 @@ class TmuxRuntime:
 
         Trailing blank rows are kept out. Raises TmuxError when the session does not exist.
         """
-        out = self.cmd("capture-pane", "-p", "-t", target(session))
+        out = self.cmd("capture-pane", "-p", "-t", self.pane(session))
         while out and not out[-1].strip():
             out.pop()
         return out[-lines:] if lines else out
@@ -172,7 +180,7 @@ class TmuxRuntime:
         Runs of blank rows are folded into one (a dead pane's last words can sit in the history
         above a screen of blank rows) and trailing blank rows are dropped.
         """
-        out = self.cmd("capture-pane", "-p", "-S", f"-{lines + 500}", "-t", target(session))
+        out = self.cmd("capture-pane", "-p", "-S", f"-{lines + 500}", "-t", self.pane(session))
         folded: list[str] = []
         for row in out:
             if row.strip() or (folded and folded[-1].strip()):
@@ -202,6 +210,7 @@ class TmuxRuntime:
         """
         if self.has_session(session):
             raise TmuxError(f"session {session!r} exists already")
+        self.pane_ids.pop(session, None)
         spec = write_spec(spec_dir, session, argv, cwd, env or {})
         # One invocation, two commands: tmux runs a command list before it reaps any child, so
         # remain-on-exit is in force even for a command that exits at once (which would
@@ -221,7 +230,7 @@ class TmuxRuntime:
 
     def respawn(self, session: str, spec: Path) -> None:
         """Replace the session's pane process with the spec's command (kills what runs there)."""
-        self.cmd("respawn-pane", "-k", "-t", target(session), "--", *spawn_argv(spec))
+        self.cmd("respawn-pane", "-k", "-t", self.pane(session), "--", *spawn_argv(spec))
 
     def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
         """Start `argv` afresh in an existing session's pane (dead or alive)."""
@@ -241,6 +250,7 @@ class TmuxRuntime:
 
     def kill(self, session: str) -> bool:
         """Kill the session if it exists; True when one was killed."""
+        self.pane_ids.pop(session, None)
         self.calls += 1
         return self.server.cmd("kill-session", "-t", f"={session}").returncode == 0
 
@@ -258,13 +268,13 @@ class TmuxRuntime:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             self.cmd("load-buffer", "-b", buffer, name)
-            self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", target(session))
+            self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.pane(session))
         finally:
             os.unlink(name)
 
     def send_key(self, session: str, *keys: str) -> None:
         """Send tmux key names (e.g. "Enter", "Down", "C-c") to the pane."""
-        self.cmd("send-keys", "-t", target(session), *keys)
+        self.cmd("send-keys", "-t", self.pane(session), *keys)
 
 
 def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Path:

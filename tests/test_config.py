@@ -263,3 +263,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         kind = "nope"
     """)
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_durations_are_rejected(tmp_path: Path, value: str) -> None:
+    assert errors(tmp_path, f"[watchdog]\nsignal_interval = {value}\n") == [f"watchdog.signal_interval: expected a finite number, got {value}"]

@@ -123,3 +123,13 @@ def test_an_idle_poll_rewrites_nothing_and_old_claude_history_is_skipped(tmp_pat
     assert ledger.state_path.stat().st_mtime_ns == before  # nothing appended: not rewritten
     team.say("adversary", out=4)
     assert ledger.poll(T0 + 2, "p1", None, since=run_started)["adversary"].output == 4
+
+
+def test_a_phase_moved_without_a_close_still_gets_its_record(tmp_path: Path) -> None:
+    team = Team(tmp_path)
+    ledger = team.ledger(tmp_path / "log")
+    team.say("builder", out=9)
+    ledger.poll(T0, "p1", None)
+    ledger.poll(T0 + 5, "p2", None)  # e.g. `agents phase set p2`: no PhaseChange closed p1
+    [record] = read_ledger(tmp_path / "log")
+    assert record["phase_id"] == "p1" and record["agents"]["builder"]["output"] == 9

@@ -173,3 +173,13 @@ def test_exact_targets_do_not_prefix_match(tmp_path: Path, socket: str) -> None:
     assert not proj.runtime.has_session("t-a")
     assert not proj.runtime.kill("t-a")
     assert states(proj)["ab"] == ("running", None)
+
+
+def test_input_and_captures_go_to_the_agent_pane_even_after_a_split(proj: Project) -> None:
+    proj.up(["alice"], watchdog=False)
+    assert wait_until(screen_has(proj.runtime, "t-alice", "demo>"))
+    # someone attached and split the window: the new (active) pane runs a shell
+    proj.runtime.cmd("split-window", "-t", "=t-alice:", "bash", "--norc")
+    result = proj.send("alice", "still to alice")
+    assert result.ok, result.reason
+    assert wait_until(screen_has(proj.runtime, "t-alice", "echo: still to alice"))

@@ -353,3 +353,19 @@ def test_needs_human_agent_is_left_alone_by_every_policy(config: Config) -> None
     state.agent("sup").next_wake_at = NOW
     actions = run_policies(make_tick(config, state=state, panes={"sup": None}))
     assert not any(a.agent == "sup" and not isinstance(a, Note) for a in actions)
+
+
+def test_a_limit_window_of_a_dead_agent_closes_when_over_so_heal_can_act(config: Config) -> None:
+    state = WatchdogState()
+    state.agent("sup").limit = LimitWindow("banner", None, NOW - 1, NOW - 3600)
+    tick = make_tick(config, state=state, panes={"sup": None})
+    assert kinds(usage_limits(tick)) == [("Note", "sup", "usage-limit-over")]
+    assert kinds([a for a in heal(tick) if a.agent == "sup"]) == [("Start", "sup", "heal")]
+
+
+def test_no_window_for_a_busy_agent_or_a_banner_already_waited_out(config: Config) -> None:
+    busy = idle_state("sup", 10, limit_banner="You've hit your session limit · resets 4am", limit_reset=NOW - 3600, active=True)
+    assert usage_limits(make_tick(config, state=busy)) == []
+    old = idle_state("sup", 10, limit_banner="You've hit your session limit · resets 4am", limit_reset=NOW - 3600)
+    old.agent("sup").last_limit_banner = "You've hit your session limit · resets 4am"
+    assert usage_limits(make_tick(config, state=old)) == []

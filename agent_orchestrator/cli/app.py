@@ -69,6 +69,10 @@ def up(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, hel
     except UnknownNameError as exc:
         fail(str(exc), EXIT_USAGE)
     out.print(render.outcome_table(outcomes))
+    held = held_states(proj.log_dir)
+    for o in outcomes:  # stopped by `down NAME` earlier: supervised again
+        if held.get(o.name) is not None and held[o.name].state == "paused" and (names or o.name != "watchdog"):
+            request_watchdog(proj.log_dir, "resume", o.name)
     if any(o.failed for o in outcomes):
         raise typer.Exit(EXIT_FAILURE)
 
@@ -82,6 +86,10 @@ def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, h
     except UnknownNameError as exc:
         fail(str(exc), EXIT_USAGE)
     out.print(render.outcome_table(outcomes))
+    for name in names or ():  # the running watchdog would otherwise heal what was just stopped
+        request_watchdog(proj.log_dir, "pause", name)
+    if names:
+        out.print(f"the watchdog leaves {', '.join(names)} stopped until `agents up {' '.join(names)}`", markup=False)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import re
 import types
 import typing
@@ -156,6 +157,9 @@ def _check_meta(value: Any, original: Any, key: str, ctx: Context, meta: typing.
     if choices and value not in choices:
         allowed = ", ".join(f'"{c}"' for c in choices)
         ctx.add(key, f"{show(value)} is not one of {allowed}{suggest(str(value), choices)}")
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        ctx.add(key, f"expected a finite number, got {show(original)}")
         return None
     if meta.get("positive") and value <= 0:
         ctx.add(key, f"expected a value > 0, got {show(original)}")

@@ -99,7 +99,9 @@ class Ledger:
                 deltas[agent] = total
         opened = False
         if phase_id is not None:
-            if self.phase is None or self.phase.get("phase_id") != phase_id:
+            if self.phase is not None and self.phase.get("phase_id") != phase_id:
+                self.close_phase(now, self.phase["phase_id"])  # moved on without a close (a phase verb, a crash)
+            if self.phase is None:
                 self.phase, opened = {**_empty_bucket(now), "phase_id": phase_id}, True
             _add(self.phase, deltas)
             if self.granularity == "gate" and gate is not None:

@@ -182,6 +182,7 @@ class Watchdog:
             st = self.state.agent(name)
             if action == "clear":
                 st.needs_human, st.restarts, st.failed_starts, st.next_restart_at = "", [], 0, 0.0
+                st.limit, st.dialogs_answered, st.pending = None, 0, []
                 st.last_start = self.clock()
                 st.idle_since, st.facts, st.last_activity = self.clock(), None, None
                 self.events.emit(name, "cleared", "restarted by hand (agents restart)", self.clock())
@@ -356,6 +357,7 @@ class Watchdog:
     def run(self, once: bool = False) -> None:
         """Hold the lock and tick until stopped (SIGTERM/SIGINT) — or once. Raises LockHeld."""
         self.lock.acquire()
+        self.state = load_state(self.log_dir)  # what the previous holder left, read under the lock
         previous = {sig: signal.signal(sig, lambda *_: self.stop_event.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.events.emit("", "watchdog-start", f"pid {os.getpid()}, config {self.config_path}", self.clock())

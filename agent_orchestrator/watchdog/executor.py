@@ -34,20 +34,10 @@ class Executor:
         """Carry out `actions` in order; a finished phase's tokens are closed last (see below)."""
         self.closing: list[str] = []
         for action in actions:
-            if isinstance(action, Start):
-                self._start(tick, action)
-            elif isinstance(action, Send):
-                self._send(tick, action)
-            elif isinstance(action, Keys):
-                self._keys(tick, action)
-            elif isinstance(action, Note):
-                self.events.emit(action.agent, action.action, action.reason, tick.now, **action.details)
-            elif isinstance(action, PhaseChange):
-                self._phase_change(tick, action)
-            elif isinstance(action, GateChange):
-                self.events.emit("", "gate", action.reason, tick.now, gate=action.label, previous=action.previous, phase=action.phase)
-                if self.ledger is not None:
-                    self.ledger.close_gate(tick.now, action.phase, action.previous)
+            try:
+                self._apply_one(tick, action)
+            except Exception as exc:  # one failing action must not cost the rest of the tick
+                self.events.emit(getattr(action, "agent", ""), "action-error", f"{type(action).__name__}: {type(exc).__name__}: {exc}", tick.now)
         if self.ledger is not None:
             for phase_id in self.closing:
                 # The loop agents were restarted above, so the old sessions' transcripts are
@@ -55,6 +45,22 @@ class Executor:
                 # finishing turn's last replies to the phase they belong to.
                 self.ledger.poll(tick.now, phase_id, (self.ledger.gate or {}).get("gate"))
                 self.ledger.close_phase(tick.now, phase_id)
+
+    def _apply_one(self, tick: Tick, action: Action) -> None:
+        if isinstance(action, Start):
+            self._start(tick, action)
+        elif isinstance(action, Send):
+            self._send(tick, action)
+        elif isinstance(action, Keys):
+            self._keys(tick, action)
+        elif isinstance(action, Note):
+            self.events.emit(action.agent, action.action, action.reason, tick.now, **action.details)
+        elif isinstance(action, PhaseChange):
+            self._phase_change(tick, action)
+        elif isinstance(action, GateChange):
+            self.events.emit("", "gate", action.reason, tick.now, gate=action.label, previous=action.previous, phase=action.phase)
+            if self.ledger is not None:
+                self.ledger.close_gate(tick.now, action.phase, action.previous)
 
     def _phase_change(self, tick: Tick, action: PhaseChange) -> None:
         if action.ended_phase is not None and not action.complete:

@@ -86,6 +86,7 @@ class AgentState:
     pending: list[Pending] = field(default_factory=list)
     dialogs_answered: int = 0
     paused: bool = False
+    last_limit_banner: str = ""
 
 
 @dataclass

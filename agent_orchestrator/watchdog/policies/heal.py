@@ -41,6 +41,7 @@ def record_start(tick: Tick, name: str) -> None:
     st.facts = None
     st.last_activity = None
     st.dialogs_answered = 0
+    st.pending = []  # messages for the old session (a nudge, a ping) do not fit the new one
 
 
 def allow_restart(tick: Tick, name: str, reason: str, run_seconds: float | None) -> list[Action] | None:
@@ -104,6 +105,8 @@ def _heal_services(tick: Tick) -> list[Action]:
     for service in tick.config.services:
         if not service.enabled or service.watch != "heal" or service.name not in tick.services:
             continue
+        if tick.agent_state(service.name).paused:
+            continue  # stopped by hand (`agents down NAME`)
         pane = tick.services[service.name]
         if pane is not None and not pane.dead:
             continue

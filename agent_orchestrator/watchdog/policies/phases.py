@@ -30,6 +30,7 @@ def restart_loop_agents(tick: Tick, reason: str) -> list[Action]:
         st = tick.agent_state(agent.name)
         st.nudged_phase = None
         st.idle_since, st.facts, st.last_activity = tick.now, None, None
+        st.pending = []
         actions.append(Start(agent.name, reason, resume=bool(loop and loop.resume), action="advance"))
     return actions
 

@@ -32,19 +32,25 @@ def usage_limits(tick: Tick) -> list[Action]:
         facts = view.facts
         window = st.limit
         if window is None:
-            if facts is None or not facts.limit_banner or not view.alive:
-                continue
+            if facts is None or not facts.limit_banner or not view.alive or view.busy:
+                continue  # a working agent is not limited, whatever old banner is still on screen
+            if facts.limit_banner == st.last_limit_banner:
+                continue  # the banner of a window already waited out, still on screen
             st.limit = LimitWindow(facts.limit_banner, facts.limit_reset, _until(tick, facts.limit_reset), tick.now)
             actions.append(Note(name, "usage-limit", facts.limit_banner,
                                 {"reset_at": facts.limit_reset, "quiet_until": st.limit.until}))
             continue
         if not view.alive:
-            continue  # the heal policy stays away while the window is open; nothing to probe
+            if tick.now >= window.until:
+                st.limit = None  # over, and nothing to probe: heal may bring the agent back now
+                actions.append(Note(name, "usage-limit-over", "the window is over; the agent is not running"))
+            continue
         if window.probe_sent_at is not None:
             # The verdict on the probe needs a screen captured after it was sent.
             if facts is None or facts.captured_at <= window.probe_sent_at:
                 continue
             if view.busy or not facts.limit_banner:
+                st.last_limit_banner = window.banner
                 st.limit = None
                 st.idle_since = tick.now
                 actions.append(Note(name, "usage-limit-over", "the agent works again after the probe"))
