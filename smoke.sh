@@ -22,6 +22,7 @@ prefix="smoke$$-"
 cleanup() {
     local status=$?
     tmux -L "$socket" kill-server 2>/dev/null || true
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$socket"  # tmux 3.3a leaves the socket file behind
     rm -rf "$sandbox"
     if [[ $status -eq 0 ]]; then echo "smoke: ok"; else echo "smoke: FAILED (exit $status)" >&2; fi
     exit "$status"

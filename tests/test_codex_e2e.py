@@ -203,7 +203,7 @@ def test_codex_agent_runs_a_command_and_commits_under_the_watchdog(codex: str, t
         assert time.monotonic() - started < TURN_TIMEOUT + 30
     finally:
         project.down()
-        runtime.server.cmd("kill-server")
+        runtime.kill_server()
         left: list[str] = []
         deadline = time.monotonic() + 10
         while (left := leftovers(sandbox, runtime)) and time.monotonic() < deadline:

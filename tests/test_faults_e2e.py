@@ -153,10 +153,7 @@ def fault_run(name: str, claude: str) -> Iterator[FaultRun]:
                 project.down()
             except TmuxError:
                 pass  # kill-server below ends whatever is left
-        runtime.server.cmd("kill-server")
-        # tmux 3.3a leaves its socket file behind after kill-server (or the last session ending).
-        tmpdir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp")
-        (tmpdir / f"tmux-{os.getuid()}" / (runtime.socket or "")).unlink(missing_ok=True)
+        runtime.kill_server()  # also removes the socket file tmux 3.3a leaves behind
         deadline = time.monotonic() + 15
         while (left := _leftovers(sandbox, runtime)) and time.monotonic() < deadline:
             time.sleep(0.2)
