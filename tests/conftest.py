@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +21,24 @@ def own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     for var in ("TMUX", "TMUX_PANE", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CODEX_HOME"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def socket() -> Iterator[str]:
+    """A private tmux socket name; its server (and socket file) is removed after the test."""
+    from tests.tmuxutil import kill_server, private_socket
+
+    name = private_socket()
+    yield name
+    kill_server(name)
+
+
+@pytest.fixture(scope="session")
+def claude() -> str:
+    """Path of the real Claude Code CLI (on PATH, else the pinned one scripts/ensure-claude.sh
+    installs). Skips, with the reason, only when node/npm are absent."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("node/npm are not installed: the real Claude Code CLI cannot be installed here")
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-claude.sh")], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]

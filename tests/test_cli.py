@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from agent_orchestrator.cli.app import app, normalize_argv
-from tests.tmuxutil import kill_server, private_socket, wait_until, write_config
+from tests.tmuxutil import wait_until, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -35,13 +34,6 @@ cmd = ["python3", "-c", "import time; time.sleep(600)"]
 
 def agents(*args: str):
     return runner.invoke(app, normalize_argv(list(args)))
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 @pytest.fixture

@@ -34,15 +34,6 @@ EXAMPLES = ROOT / "examples"
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
 
 
-@pytest.fixture(scope="module")
-def claude() -> str:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("node/npm are not installed: the real Claude Code CLI cannot be installed here")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-claude.sh")], check=False, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 # ------------------------------------------------------------------------------------- helpers
 
 def playbook_rules(example: str) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,16 +21,9 @@ from agent_orchestrator.screen import waiting_until
 from tests.fakeagent import (
     ACTIVE_RE, FAKE_BACKEND, FAKE_PATTERNS, FATAL_RE, LIMIT_RE, PROCESS_NAMES, fake_agent_block, inbox, mode_log, set_mode,
 )
-from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
+from tests.tmuxutil import screen_has, wait_until, write_config
 
 pytestmark = pytest.mark.tmux
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 def team(tmp_path: Path, socket: str, *names: str, preset: dict[str, dict] | None = None) -> tuple[Project, dict[str, Path]]:

@@ -45,15 +45,6 @@ FAR = "WAITING-UNTIL: 2099-01-01T00:00:00Z"
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
 
 
-@pytest.fixture(scope="module")
-def claude() -> str:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("node/npm are not installed: the real Claude Code CLI cannot be installed here")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-claude.sh")], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 @dataclass
 class FaultRun:
     """One fault folder running in its sandbox: the project, its folder and what was seen."""

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from agent_orchestrator.watchdog.driver import Watchdog, lock_holder
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 from tests.fakeagent import FAKE_BACKEND, fake_agent_block, inbox, mode_log
-from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
+from tests.tmuxutil import screen_has, wait_until, write_config
 
 pytestmark = pytest.mark.tmux
 
@@ -72,13 +71,6 @@ def git_identity(own_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Identity and default branch in the test's own HOME; the machine's system config is ignored."""
     (own_home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 @dataclass

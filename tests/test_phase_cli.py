@@ -13,7 +13,6 @@ import itertools
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state, save_state
 from tests.fakeagent import FAKE_BACKEND, fake_agent_block
 from tests.test_token_readers import claude_assistant
-from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
+from tests.tmuxutil import screen_has, wait_until, write_config
 
 STATUS = ".agents/status-{}.md"
 LOOP_AGENTS = ("builder", "adversary")
@@ -52,13 +51,6 @@ def plain(text: str) -> str:
 def git_identity(own_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (own_home / ".gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 @pytest.fixture

@@ -23,15 +23,6 @@ EXAMPLE = ROOT / "examples" / "builder-adversary"
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
 
 
-@pytest.fixture(scope="module")
-def claude() -> str:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("node/npm are not installed: the real Claude Code CLI cannot be installed here")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-claude.sh")], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
 def playbook_tokens() -> dict[str, int]:
     """Tokens per playbook rule: its usage × the responses it gives (one per step + the final text)."""
     with (EXAMPLE / "playbooks" / "rehearsal.toml").open("rb") as fh:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from agent_orchestrator.config import load_config
 from agent_orchestrator.project import Project
 from agent_orchestrator.tmux import TmuxRuntime
-from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
+from tests.tmuxutil import screen_has, wait_until, write_config
 
 pytestmark = pytest.mark.tmux
 
@@ -45,13 +44,6 @@ enabled = false
 name = "svc"
 cmd = ["python3", "-c", "import time; print('service up', flush=True); time.sleep(600)"]
 """
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 @pytest.fixture

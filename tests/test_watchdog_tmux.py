@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from agent_orchestrator.watchdog.driver import LockHeld, Watchdog, lock_holder
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 from tests.fakeagent import FAKE_BACKEND, fake_agent_block, inbox, set_mode
-from tests.tmuxutil import kill_server, private_socket, screen_has, wait_until, write_config
+from tests.tmuxutil import screen_has, wait_until, write_config
 
 pytestmark = pytest.mark.tmux
 
@@ -55,13 +54,6 @@ class Clock:
 
     def skip(self, seconds: float) -> None:
         self.offset += seconds
-
-
-@pytest.fixture
-def socket() -> Iterator[str]:
-    name = private_socket()
-    yield name
-    kill_server(name)
 
 
 def setup(tmp_path: Path, socket: str, agents: str, extra: str = "") -> tuple[Project, Path]:

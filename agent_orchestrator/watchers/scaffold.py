@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_orchestrator.jsonl import tail
+
 # Every watcher namespace derives from this one, so ids never collide with other uuid5 users.
 ROOT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "agent-orchestrator:watchers")
 LEDGER_FILE = "decisions.jsonl"
@@ -187,22 +189,11 @@ class DecisionLedger:
             os.close(fd)  # closing drops the flock
 
     def _refresh(self) -> None:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return
-        end = data.rfind(b"\n")
-        if end < 0:
-            return
-        self._offset += end + 1
-        for line in data[: end + 1].splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or not record.get("id"):
+        records, self._offset, reset = tail(self.path, self._offset)
+        if reset:
+            self._decisions, self._resolutions = {}, {}
+        for record in records:
+            if not record.get("id"):
                 continue
             rid = str(record["id"])
             if record.get("record") == "resolution":

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.gitrepo import GitError, GitRepo
+from agent_orchestrator.jsonl import tail
 from agent_orchestrator.watchdog.driver import lock_holder
 from agent_orchestrator.watchdog.state import state_path
 
@@ -103,25 +104,10 @@ class EventFold:
         self.paused_at: dict[str, float] = {}
 
     def update(self) -> None:
-        try:
-            with self.path.open("rb") as fh:
-                if self.offset > fh.seek(0, 2):
-                    self.offset, self.paused_at = 0, {}  # the log was truncated or replaced
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return
-        end = data.rfind(b"\n")
-        if end < 0:
-            return
-        self.offset += end + 1
-        for line in data[: end + 1].splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(event, dict):
-                continue
+        events, self.offset, reset = tail(self.path, self.offset)
+        if reset:
+            self.paused_at = {}  # the log was truncated or replaced
+        for event in events:
             name, action = str(event.get("agent") or ""), event.get("action")
             if action == "pause" and isinstance(event.get("ts"), (int, float)):
                 self.paused_at[name] = float(event["ts"])
