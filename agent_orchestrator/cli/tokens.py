@@ -24,7 +24,7 @@ def tokens(
         try:
             sessions = scan_paths(scan)
         except FileNotFoundError as exc:
-            common.fail(f"no such transcript file or folder: {exc.filename or exc}", common.EXIT_USAGE)
+            common.fail(str(exc), common.EXIT_USAGE)
         if as_json:
             total = sum(sessions.values(), start=type(next(iter(sessions.values())))()) if sessions else None
             payload = {"sessions": {k: v.to_dict() for k, v in sessions.items()}, "total": total.to_dict() if total else None}
