@@ -29,6 +29,7 @@ from typing import NoReturn, Optional
 
 import typer
 
+from agent_orchestrator.cli import common
 from agent_orchestrator.config import ConfigError, load_config
 from agent_orchestrator.config.fields import suggest
 from agent_orchestrator.discovery import Source, agent_source, path_source
@@ -245,7 +246,8 @@ def write_per_agent(out_dir: Path, batch: list[Tagged], fmt: Callable[[Tagged], 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``agent-log``)."""
-    app(args=list(sys.argv[1:] if argv is None else argv), prog_name="agent-log")
+    args = list(sys.argv[1:] if argv is None else argv)
+    common.run_quietly_on_closed_pipe(lambda: app(args=args, prog_name="agent-log"))
 
 
 if __name__ == "__main__":

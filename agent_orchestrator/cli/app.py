@@ -276,4 +276,4 @@ def normalize_argv(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
-    app(args=args, prog_name="agents")
+    common.run_quietly_on_closed_pipe(lambda: app(args=args, prog_name="agents"))

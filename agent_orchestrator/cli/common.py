@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -43,3 +46,20 @@ def project(ctx: typer.Context) -> Project:
     return Project(load(ctx))
 
 
+
+
+def run_quietly_on_closed_pipe(entry: Callable[[], object]) -> None:
+    """Run a console entry point; end quietly when the reader of stdout goes away.
+
+    `agents logs X | head -1` closes the pipe while we still write: like a Unix tool we stop,
+    without a traceback and without Python's "Exception ignored ... BrokenPipeError" at exit
+    (stdout is pointed at /dev/null so the final flush has somewhere to go). Exit status 141
+    (128 + SIGPIPE), what a shell reports for a tool killed by SIGPIPE.
+    """
+    try:
+        entry()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)

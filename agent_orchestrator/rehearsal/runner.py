@@ -125,6 +125,23 @@ def _leftovers(sandbox: Path, runtime: TmuxRuntime) -> list[str]:
     return found
 
 
+def _remove_cli_temp(sandbox: Path) -> None:
+    """Remove what the agent CLIs kept in the system temp dir for folders of the sandbox.
+
+    Claude Code (2.1.197 and 2.1.332) writes tool output under `$TMPDIR/claude-<uid>/<cwd slug>/`,
+    the slug being the working directory with every `/` and `.` replaced by `-`.
+    """
+    root = Path(tempfile.gettempdir()) / f"claude-{os.getuid()}"
+    slug = re.sub(r"[/.]", "-", str(sandbox))
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == slug or entry.name.startswith(slug + "-"):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def rehearsal_settings(example: Path) -> dict[str, Any]:
     """The example's optional `rehearsal.toml` (`done_file`, `timeout`); {} when absent.
 
@@ -262,5 +279,13 @@ def run_rehearsal(
         if left and result.ok:
             result.ok, result.reason = False, "left behind: " + "; ".join(left)
         if not keep:
+            _remove_cli_temp(sandbox)
             shutil.rmtree(sandbox, ignore_errors=True)
+            if sandbox.exists():  # something wrote into it after the leftover check: once more
+                time.sleep(0.5)
+                shutil.rmtree(sandbox, ignore_errors=True)
+            if sandbox.exists():
+                result.leftovers.append(f"folder {sandbox}")
+                if result.ok:
+                    result.ok, result.reason = False, f"left behind: folder {sandbox}"
         result.elapsed = time.monotonic() - begin
