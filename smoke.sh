@@ -30,7 +30,7 @@ sandbox_pids() {
     local proc cmdline cwd
     for proc in /proc/[0-9]*; do
         [[ "${proc#/proc/}" == "$$" || "${proc#/proc/}" == "$BASHPID" ]] && continue
-        cmdline="$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null)" || continue
+        cmdline="$(tr '\0' ' ' 2>/dev/null < "$proc/cmdline")" || continue
         cwd="$(readlink "$proc/cwd" 2>/dev/null)" || cwd=""
         if [[ "$cmdline" == *"$sandbox"* || "$cwd" == "$sandbox" || "$cwd" == "$sandbox"/* ]]; then
             echo "${proc#/proc/}"
