@@ -54,18 +54,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # this checkout's package and tests.tmuxutil
+    sys.path.insert(0, str(REPO))  # this checkout's package and tests.support.tmux
 # The watchdog process and the panes (spawn, demo agent) run this checkout's package too.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 import libtmux
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.project import Project
-from agent_orchestrator.tmux import TmuxError, TmuxRuntime, target
+from agent_orchestrator.runtime.project import Project
+from agent_orchestrator.runtime.tmux import TmuxError, TmuxRuntime, target
 from agent_orchestrator.watchdog import driver
 from agent_orchestrator.watchdog.driver import Watchdog
-from tests.tmuxutil import kill_server, write_config
+from tests.support.tmux import kill_server, write_config
 
 SIGNAL_INTERVAL = 5
 ACTIVE_SHARE = 0.10

@@ -26,7 +26,7 @@ def own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 @pytest.fixture
 def socket() -> Iterator[str]:
     """A private tmux socket name; its server (and socket file) is removed after the test."""
-    from tests.tmuxutil import kill_server, private_socket
+    from tests.support.tmux import kill_server, private_socket
 
     name = private_socket()
     yield name

@@ -32,8 +32,8 @@ import typer
 from agent_orchestrator.cli import common
 from agent_orchestrator.config import ConfigError, load_config
 from agent_orchestrator.config.fields import suggest
-from agent_orchestrator.discovery import Source, agent_source, path_source
-from agent_orchestrator.transcripts import LogEvent, TranscriptTail, event_json, render_line
+from agent_orchestrator.transcripts.discovery import Source, agent_source, path_source
+from agent_orchestrator.transcripts.logs import LogEvent, TranscriptTail, event_json, render_line
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.5

@@ -20,9 +20,9 @@ from agent_orchestrator.cli import rehearse as rehearse_cli
 from agent_orchestrator.cli import tokens as tokens_cli
 from agent_orchestrator.cli import watchers as watchers_cli
 from agent_orchestrator.config import ConfigError
-from agent_orchestrator.project import UnknownNameError
-from agent_orchestrator.scaffold import ScaffoldError, init_project
-from agent_orchestrator.tmux import TmuxError
+from agent_orchestrator.runtime.project import UnknownNameError
+from agent_orchestrator.cli.init import ScaffoldError, init_project
+from agent_orchestrator.runtime.tmux import TmuxError
 from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
 from agent_orchestrator.watchdog.view import held_states, watchdog_info
 
@@ -218,7 +218,7 @@ def restart(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or s
 @app.command()
 def selftest(captures: Optional[Path] = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: the bundled ones.")) -> None:
     """Run the pane-state detectors over labelled screen captures; exit 1 on any miss."""
-    from agent_orchestrator.screen import check_captures
+    from agent_orchestrator.screen.detect import check_captures
 
     folder = captures or Path(__file__).resolve().parent.parent / "data" / "captures"
     if not folder.is_dir():

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from agent_orchestrator.config import Config, ConfigError, load_config
-from agent_orchestrator.project import Project
+from agent_orchestrator.runtime.project import Project
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import typer
 
-from agent_orchestrator import phasectl
+from agent_orchestrator.watchdog import phasectl
 from agent_orchestrator.cli import common, render
 
 app = typer.Typer(help="Inspect and steer the phase sequence.", no_args_is_help=True)

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent_orchestrator.config.schema import Config
-from agent_orchestrator.project import Outcome, UnitStatus
+from agent_orchestrator.runtime.project import Outcome, UnitStatus
 
 _STATE_STYLE = {
     "running": "green",

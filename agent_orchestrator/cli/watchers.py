@@ -14,7 +14,7 @@ from agent_orchestrator.cli import common, render
 from agent_orchestrator.config import ConfigError
 from agent_orchestrator.watchdog.driver import lock_holder
 from agent_orchestrator.watchdog.requests import request_watchdog
-from agent_orchestrator.watchers.scaffold import DecisionLedger
+from agent_orchestrator.watchers.framework import DecisionLedger
 from agent_orchestrator.watchers.sources import watchdog_state
 
 flags_app = typer.Typer(help="Decisions of the domain watchers: list them, resolve one.")
@@ -132,7 +132,7 @@ def run(
     prompt_file: Path = typer.Option(..., "--prompt-file", "-p", help="The prompt the agent starts with."),
 ) -> None:
     """Start a task agent on an issue and record the run for the issue-run watcher."""
-    from agent_orchestrator.watchers.runs import RunError, start_run
+    from agent_orchestrator.watchers.issue_runs.store import RunError, start_run
 
     proj = common.project(ctx)
     try:
@@ -153,7 +153,7 @@ def run(
 
 def open_flags(config) -> dict[str, int] | None:
     """Open flags per watcher agent for `status` (None when the project has no watcher)."""
-    from agent_orchestrator.watchers.scaffold import open_counts
+    from agent_orchestrator.watchers.framework import open_counts
 
     names = [a.name for a in config.watchers()]
     if not names:

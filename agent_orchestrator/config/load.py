@@ -26,7 +26,7 @@ from agent_orchestrator.config.schema import (
     WatchdogConfig,
     is_watcher_backend,
 )
-from agent_orchestrator.watchers.names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
+from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
 
 TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop")
 KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")

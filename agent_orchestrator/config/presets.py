@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.screen_patterns import CLAUDE, CODEX, ScreenPatterns
+from agent_orchestrator.screen.patterns import CLAUDE, CODEX, ScreenPatterns
 
 
 # Screen regexes come from screen_patterns (checked against Claude Code 2.1.197 and Codex 0.169.0
@@ -65,7 +65,7 @@ CODEX_PRESET: dict[str, Any] = {
 # up/status/send/logs/down work on a machine with no agent CLI.
 DEMO_PRESET: dict[str, Any] = {
     "bin": sys.executable,
-    "flags": ["-m", "agent_orchestrator.demo_agent"],
+    "flags": ["-m", "agent_orchestrator.agents.demo_agent"],
     "model_flag": "--model",
     "prompt_delivery": "arg",
     "submit_key": "Enter",

@@ -30,8 +30,8 @@ from typing import Any
 import tomli_w
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.project import Outcome, Project, UnitStatus
-from agent_orchestrator.tmux import TmuxRuntime
+from agent_orchestrator.runtime.project import Outcome, Project, UnitStatus
+from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 
@@ -262,7 +262,7 @@ def run_rehearsal(
             time.sleep(1.0)
         result.status = project.status()
         result.events = list(read_events(project.log_dir))
-        from agent_orchestrator.phasectl import phase_info
+        from agent_orchestrator.watchdog.phasectl import phase_info
         from agent_orchestrator.tokens.ledger import read_ledger
 
         if project.config.loop is not None and project.config.loop.phases:

@@ -5,14 +5,14 @@ The ledger (per phase / gate records) lives elsewhere and consumes these.
 
 from __future__ import annotations
 
-from .readers import (
+from agent_orchestrator.tokens.scanner import (
     TranscriptScanner,
     claude_project_dir,
     claude_slug,
     detect_kind,
     scan_paths,
 )
-from .usage import Usage, claude_usage, codex_usage
+from agent_orchestrator.tokens.usage import Usage, claude_usage, codex_usage
 
 __all__ = [
     "TranscriptScanner",

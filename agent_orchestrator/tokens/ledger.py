@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.tokens.readers import TranscriptScanner
+from agent_orchestrator.tokens.scanner import TranscriptScanner
 from agent_orchestrator.tokens.usage import Usage
 
 # (kind, path) pairs of an agent's transcript files; kind is "claude" or "codex".

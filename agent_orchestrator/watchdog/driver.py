@@ -18,15 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent_orchestrator.config import Config, ConfigError, load_config
-from agent_orchestrator.project import Project
+from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.tokens.ledger import Ledger
-from agent_orchestrator.tmux import TmuxError, TmuxRuntime, agent_pid, exit_record
+from agent_orchestrator.runtime.tmux import TmuxError, TmuxRuntime, agent_pid, exit_record
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.executor import Executor
-from agent_orchestrator.watchdog.facts import read_facts
-from agent_orchestrator.discovery import agent_home, transcript_files
-from agent_orchestrator.gitrepo import GitError, GitRepo
-from agent_orchestrator.markers import has_done_marker
+from agent_orchestrator.screen.facts import read_facts
+from agent_orchestrator.transcripts.discovery import agent_home, transcript_files
+from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
+from agent_orchestrator.handoff.markers import has_done_marker
 from agent_orchestrator.watchdog.model import AgentView, CommitView, GitView, PhaseView, Tick
 from agent_orchestrator.watchdog.policies import run_policies
 from agent_orchestrator.watchdog.policies.phases import restart_loop_agents, set_phase

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent_orchestrator.delivery import deliver
-from agent_orchestrator.project import Project
-from agent_orchestrator.tmux import TmuxError
+from agent_orchestrator.runtime.delivery import deliver
+from agent_orchestrator.runtime.project import Project
+from agent_orchestrator.runtime.tmux import TmuxError
 from agent_orchestrator.tokens.ledger import Ledger
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.events import iso

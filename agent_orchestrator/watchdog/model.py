@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config
-from agent_orchestrator.tmux import PaneObservation
+from agent_orchestrator.runtime.tmux import PaneObservation
 from agent_orchestrator.watchdog.state import AgentState, ScreenFacts, WatchdogState
 
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent_orchestrator.project import Project
+from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.watchdog.state import load_state
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config import Config, ConfigError, load_config
-from agent_orchestrator.delivery import DeliveryResult, deliver
-from agent_orchestrator.tmux import TmuxRuntime
+from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
+from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import EventLog, iso
-from agent_orchestrator.watchers.names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS
-from agent_orchestrator.watchers.scaffold import (
+from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS
+from agent_orchestrator.watchers.framework import (
     Decision,
     DecisionLedger,
     FlagWatcher,
@@ -47,13 +47,13 @@ def build_watcher(ctx: WatcherContext, ledger: DecisionLedger) -> Any:
     its own `tick(now) -> TickReport`)."""
     kind = str(ctx.agent.watcher)
     if kind == ISSUE_RUNS:
-        from agent_orchestrator.watchers import issue_runs
+        from agent_orchestrator.watchers.issue_runs import watcher as issue_runs
 
         return issue_runs.make(ctx, ledger)
     if kind in BUILTIN_WATCHERS:
         import importlib
 
-        return importlib.import_module(f"agent_orchestrator.watchers.{kind}").make(ctx)
+        return importlib.import_module(f"agent_orchestrator.watchers.builtins.{kind}").make(ctx)
     from agent_orchestrator.watchers import user
 
     return user.command_watcher(ctx) if kind == COMMAND else user.entry_point_watcher(ctx)

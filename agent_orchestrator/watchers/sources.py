@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config.schema import Config
-from agent_orchestrator.gitrepo import GitError, GitRepo
-from agent_orchestrator.jsonl import tail
+from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
+from agent_orchestrator.transcripts.tail import tail
 from agent_orchestrator.watchdog.driver import lock_holder
 from agent_orchestrator.watchdog.state import state_path
 

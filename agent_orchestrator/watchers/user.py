@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from agent_orchestrator.watchers.scaffold import (
+from agent_orchestrator.watchers.framework import (
     Entity,
     FlagWatcher,
     Vocabulary,

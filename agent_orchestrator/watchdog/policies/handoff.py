@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from agent_orchestrator.markers import claim_label
+from agent_orchestrator.handoff.markers import claim_label
 from agent_orchestrator.watchdog.model import Action, CommitView, GateChange, Note, Send, Tick
 
 

@@ -69,7 +69,7 @@ def on_complete(tick: Tick) -> list[Action]:
     if ph.on_complete == "starting":
         if launch_pid is not None and launch_pid != ph.on_complete_prev_pid:
             ph.on_complete = "started"
-            return [Note(name, "on-complete", "already started before the watchdog restarted")]
+            return [Note(name, "on-complete-confirmed", "already started before the watchdog restarted")]
     else:
         ph.on_complete, ph.on_complete_prev_pid = "starting", launch_pid
     return [Start(name, "sequence complete: on_complete", action="on-complete")]

@@ -10,7 +10,7 @@ The first wake comes one interval after the watchdog first sees the agent.
 
 from __future__ import annotations
 
-from agent_orchestrator.kickoff import agent_kickoff
+from agent_orchestrator.agents.kickoff import agent_kickoff
 from agent_orchestrator.watchdog.model import Action, Note, Send, Start, Tick
 from agent_orchestrator.watchdog.policies.heal import record_start
 

@@ -1,0 +1,1 @@
+"""What an agent is and how it is launched: argv building, kickoff text, the demo CLI."""

@@ -1,0 +1,1 @@
+"""Git as the coordination bus: plumbing, done markers, claim and review words."""

@@ -1,0 +1,1 @@
+"""The imperative adapters: tmux, the pane launcher, delivery, starting agents."""

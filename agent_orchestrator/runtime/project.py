@@ -1,0 +1,305 @@
+"""Project operations behind the verbs: start, stop and report agents and services.
+
+The CLI only parses and prints; everything it shows comes from here. Sessions are used or
+created: `up` leaves a running session alone and restarts a dead one in place.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_orchestrator.agents.launch import Launch, build_launch
+from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
+from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
+from agent_orchestrator.runtime.homes import prepare_home, scratch_home
+from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
+from agent_orchestrator.runtime.tmux import PaneObservation, TmuxError, TmuxRuntime, agent_pid
+
+Unit = AgentConfig | ServiceConfig
+
+
+class UnknownNameError(ValueError):
+    """A name on the command line that is neither an agent nor a service of the config."""
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """One row of `status`: an agent, a service or the watchdog.
+
+    `state` is one of running, stopped, dead, exited, disabled (watchdog-held states such as
+    needs-human are added by the watchdog's state). `exit_code` is set for dead panes.
+    """
+
+    name: str
+    kind: str
+    backend: str
+    model: str
+    watch: str
+    session: str
+    state: str
+    exit_code: int | None = None
+    pid: int | None = None
+    command: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The row as JSON-ready facts."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an operation did to one unit: `action` (started, restarted, running, stopped,
+    absent, disabled, failed) and a human `detail`."""
+
+    name: str
+    session: str
+    action: str
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True when the operation failed for this unit."""
+        return self.action == "failed"
+
+
+class Project:
+    """A loaded config bound to its tmux server."""
+
+    def __init__(self, config: Config, runtime: TmuxRuntime | None = None) -> None:
+        self.config = config
+        self.runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
+
+    # -- paths -----------------------------------------------------------------------------
+    @property
+    def log_dir(self) -> Path:
+        """The project's log/state folder (created on demand)."""
+        return Path(self.config.defaults.log_dir)
+
+    @property
+    def spec_dir(self) -> Path:
+        """Where launch specs of panes are written."""
+        return self.log_dir / "launch"
+
+    # -- selection -------------------------------------------------------------------------
+    def units(self) -> list[Unit]:
+        """Every agent, then every service, in config order."""
+        return [*self.config.agents, *self.config.services]
+
+    def select(self, names: Iterable[str] = ()) -> list[Unit]:
+        """The units named (all when `names` is empty). Raises UnknownNameError for an unknown name."""
+        names = list(names)
+        if not names:
+            return self.units()
+        names = list(dict.fromkeys(names))
+        by_name = {u.name: u for u in self.units()}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            known = ", ".join(by_name) or "none"
+            raise UnknownNameError(f"unknown agent or service: {', '.join(unknown)} (known: {known})")
+        return [by_name[n] for n in names]
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self, panes: dict[str, PaneObservation] | None = None) -> list[UnitStatus]:
+        """A row per unit from one bulk observation (starts nothing)."""
+        panes = self.runtime.observe() if panes is None else panes
+        return [self._row(u, panes.get(u.session or "")) for u in self.units()]
+
+    def _row(self, unit: Unit, pane: PaneObservation | None) -> UnitStatus:
+        if isinstance(unit, AgentConfig):
+            backend = self.config.backend_of(unit)
+            kind, backend_name, model, watch = unit.kind, backend.name, unit.model or "", unit.watch or ""
+            names = set(backend.process_name)
+        else:
+            kind, backend_name, model, watch = "service", "", "", unit.watch or ""
+            names = {Path(unit.cmd[0]).name} if unit.cmd else set()
+        state, code = self.pane_state(unit, pane, names)
+        return UnitStatus(
+            name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
+            session=unit.session or "", state=state, exit_code=code,
+            pid=(agent_pid(self.spec_dir, unit.session or "") or pane.pid) if pane and not pane.dead else None,
+            command=pane.current_command if pane else "",
+        )
+
+    @staticmethod
+    def pane_state(unit: Unit, pane: PaneObservation | None, process_names: set[str]) -> tuple[str, int | None]:
+        """(state, exit code) of a unit given its pane."""
+        if pane is None:
+            return ("disabled" if not unit.enabled else "stopped"), None
+        if pane.dead:
+            return "dead", pane.dead_status
+        if isinstance(unit, AgentConfig) and pane.exited_to_shell(process_names):
+            return "exited", None
+        return "running", None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def launch_of(self, unit: Unit, phase_index: int = 0, prompt: str | None = None, resume: bool | None = None) -> Launch:
+        """The launch command of a unit (an agent with its kickoff — or `prompt` instead — or a
+        service's cmd). `resume` overrides the agent's own `resume` setting."""
+        if isinstance(unit, ServiceConfig):
+            argv = [sys.executable if part == "{python}" else part for part in unit.cmd]
+            return Launch(argv=argv, cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
+        backend = self.config.backend_of(unit)
+        kickoff = prompt if prompt is not None else agent_kickoff(self.config, unit, phase_index)
+        prompt_file = None
+        if backend.prompt_delivery == "exec" and any("{prompt_file}" in part for part in backend.exec_template):
+            prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
+            prompt_file.parent.mkdir(parents=True, exist_ok=True)
+            prompt_file.write_text(kickoff or "", encoding="utf-8")
+        launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
+                              resume=unit.resume if resume is None else resume, config_path=self.config.path)
+        if backend.home == "scratch":
+            launch.env.update(prepare_home(scratch_home(self.log_dir, unit.name), cli=backend.screen or backend.name,
+                                           agent=unit.name, agent_dir=launch.cwd, env=launch.env))
+        return launch
+
+    def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
+              prompt: str | None = None, resume: bool | None = None) -> Outcome:
+        """Start (no session) or restart in place (whatever the pane runs is replaced) one unit.
+
+        `prompt` replaces the agent's kickoff for this run (wakes of task agents); `resume`
+        overrides the agent's `resume` setting. Failures are returned as a failed Outcome.
+        """
+        session = unit.session or ""
+        try:
+            launch = self.launch_of(unit, phase_index, prompt, resume)
+            if pane is None:
+                self.runtime.start(
+                    session, launch.argv, cwd=launch.cwd, env=launch.env,
+                    width=self.config.defaults.width, height=self.config.defaults.height,
+                    spec_dir=self.spec_dir,
+                )
+                action = "started"
+            else:
+                self.runtime.restart(session, launch.argv, cwd=launch.cwd, env=launch.env, spec_dir=self.spec_dir)
+                action = "restarted"
+        except (TmuxError, OSError, ValueError) as exc:
+            return Outcome(unit.name, session, "failed", str(exc))
+        except (KeyError, IndexError) as exc:  # a kickoff template edited since it was validated
+            return Outcome(unit.name, session, "failed", f"kickoff template: unknown slot {exc}")
+        if launch.paste_prompt and isinstance(unit, AgentConfig):
+            result = self.deliver_when_ready(unit, launch.paste_prompt)
+            if not result.ok:
+                return Outcome(unit.name, session, "failed", f"started, but the kickoff was not delivered: {result.reason}")
+        return Outcome(unit.name, session, action, " ".join(launch.argv[:1]))
+
+    def up(self, names: Iterable[str] = (), progress: Callable[[str], None] | None = None, *, watchdog: bool = True) -> list[Outcome]:
+        """Use-or-create: start every enabled selected unit that is not running (task agents
+        only when named), then (with `watchdog`) the watchdog if it is not running."""
+        names = list(names)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        panes = self.runtime.observe()
+        outcomes = []
+        # Services first: agents may need one (e.g. a model server) from their first second.
+        for unit in sorted(self.select(names), key=lambda u: not isinstance(u, ServiceConfig)):
+            pane = panes.get(unit.session or "")
+            if not unit.enabled:
+                outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false"))
+                continue
+            if isinstance(unit, AgentConfig) and unit.kind == "task" and not names:
+                outcomes.append(Outcome(unit.name, unit.session or "", "waiting", "task: started by its wake, on_complete or `up NAME`"))
+                continue
+            status = self._row(unit, pane)
+            if status.state == "running":
+                outcomes.append(Outcome(unit.name, unit.session or "", "running", "left alone"))
+                continue
+            if progress:
+                progress(f"starting {unit.name} in session {unit.session}")
+            outcome = self.start(unit, pane)
+            if isinstance(unit, ServiceConfig) and unit.ready_re and not outcome.failed:
+                if progress:
+                    progress(f"waiting for {unit.name} to be ready")
+                if not self.wait_screen(unit.session or "", unit.ready_re, unit.ready_timeout):
+                    outcome = Outcome(unit.name, unit.session or "", "failed", f"not ready within {unit.ready_timeout:g}s (ready_re {unit.ready_re!r})")
+            outcomes.append(outcome)
+        if watchdog:
+            outcomes.append(self.start_watchdog(panes.get(self.config.watchdog_session)))
+        return outcomes
+
+    def start_watchdog(self, pane: PaneObservation | None) -> Outcome:
+        """Run `agents watchdog` in its own session (`<prefix>watchdog`) unless it runs already."""
+        session = self.config.watchdog_session
+        if pane is not None and not pane.dead:
+            return Outcome("watchdog", session, "running", "left alone")
+        argv = [sys.executable, "-m", "agent_orchestrator", "watchdog", "--config", str(self.config.path)]
+        try:
+            if pane is None:
+                self.runtime.start(session, argv, cwd=self.config.root, width=self.config.defaults.width,
+                                   height=self.config.defaults.height, spec_dir=self.spec_dir)
+            else:
+                self.runtime.restart(session, argv, cwd=self.config.root, env=None, spec_dir=self.spec_dir)
+        except (TmuxError, OSError) as exc:
+            return Outcome("watchdog", session, "failed", str(exc))
+        return Outcome("watchdog", session, "started" if pane is None else "restarted", "agents watchdog")
+
+    def watchdog_status(self, panes: dict[str, PaneObservation]) -> UnitStatus:
+        """The watchdog's row of `status`."""
+        pane = panes.get(self.config.watchdog_session)
+        if pane is None:
+            state, code = "stopped", None
+        elif pane.dead:
+            state, code = "dead", pane.dead_status
+        else:
+            state, code = "running", None
+        return UnitStatus(name="watchdog", kind="watchdog", backend="", model="", watch="", session=self.config.watchdog_session,
+                          state=state, exit_code=code, pid=pane.pid if pane and not pane.dead else None,
+                          command=pane.current_command if pane else "")
+
+    def down(self, names: Iterable[str] = ()) -> list[Outcome]:
+        """Kill the sessions of the selected units — and, when none are named, the watchdog's
+        first so it does not heal what is being stopped (idempotent)."""
+        names = list(names)
+        outcomes = []
+        if not names:
+            killed = self.runtime.kill(self.config.watchdog_session)
+            outcomes.append(Outcome("watchdog", self.config.watchdog_session, "stopped" if killed else "absent"))
+        for unit in self.select(names):
+            killed = self.runtime.kill(unit.session or "")
+            outcomes.append(Outcome(unit.name, unit.session or "", "stopped" if killed else "absent"))
+        return outcomes
+
+    # -- input -----------------------------------------------------------------------------
+    def send(self, name: str, text: str) -> DeliveryResult:
+        """Deliver `text` to agent `name` with verified paste delivery."""
+        unit = self.select([name])[0]
+        if not isinstance(unit, AgentConfig):
+            return DeliveryResult(False, 0, f"{name} is a service; only agents take messages")
+        backend = self.config.backend_of(unit)
+        return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts)
+
+    def deliver_when_ready(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep,
+                           clock: Callable[[], float] = time.monotonic) -> DeliveryResult:
+        """Wait for the CLI to be ready (answering startup dialogs on the way), then deliver `text`.
+
+        Ready = `ready_re` on screen, or `startup_timeout` seconds passed (monotonic).
+        """
+        from agent_orchestrator.runtime.startup import wait_ready
+
+        backend = self.config.backend_of(agent)
+        session = agent.session or ""
+        wait_ready(self.runtime, session, backend, sleep=sleep, clock=clock)
+        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts)
+
+    def wait_screen(self, session: str, pattern: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> bool:
+        """Poll the session's screen until `pattern` shows (True) or `timeout` seconds pass."""
+        import re
+
+        deadline = clock() + timeout
+        while True:
+            try:
+                if re.search(pattern, "\n".join(self.runtime.capture_history(session, 200)), re.MULTILINE):
+                    return True
+            except TmuxError:
+                return False
+            if clock() >= deadline:
+                return False
+            sleep(0.2)
+
+    def logs(self, name: str, lines: int) -> list[str]:
+        """The last `lines` rows of a unit's pane (scrollback included). Raises TmuxError if not running."""
+        unit = self.select([name])[0]
+        return self.runtime.capture_history(unit.session or "", lines)

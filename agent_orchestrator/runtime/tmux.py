@@ -1,0 +1,325 @@
+"""The tmux runtime: the only module that talks to tmux (through libtmux's `Server.cmd`).
+
+Every target is exact (`=session:` — on tmux 3.3a the trailing colon matters, see REFERENCE).
+Commands are started as argument lists through `agent_orchestrator.runtime.launcher`, so neither config
+text nor prompt text ever reaches a shell or tmux's own command parser, and the size limit of a
+tmux client message does not cap the length of a kickoff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+
+# One tab-separated row per pane; every field the policies need, read in one call per tick.
+_FIELDS = (
+    "session_name",
+    "pane_id",
+    "pane_pid",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_current_command",
+    "window_activity",
+    "session_created",
+    "pane_width",
+    "pane_height",
+)
+_FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
+SHELLS = frozenset({"bash", "sh", "zsh", "fish", "dash", "ksh", "tcsh", "csh"})
+
+
+class TmuxError(RuntimeError):
+    """A tmux command failed; the message holds tmux's own error text."""
+
+
+@dataclass(frozen=True)
+class PaneObservation:
+    """One session's (first) pane as tmux reports it.
+
+    `window_activity` and `created` are epoch seconds (tmux's own clock record, so a restarted
+    watchdog still sees how long a pane has been quiet). `dead_status` is the exit status of a
+    dead pane (remain-on-exit keeps it), else None. `pid` is the pane's process (our spawn
+    launcher execs into the agent, so it is the agent's pid).
+    """
+
+    session: str
+    pane_id: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    current_command: str
+    window_activity: float
+    created: float
+    width: int
+    height: int
+
+    def exited_to_shell(self, process_names: frozenset[str] | set[str] | list[str]) -> bool:
+        """True when the pane is alive but runs a shell instead of one of `process_names`."""
+        return not self.dead and self.current_command in SHELLS and self.current_command not in process_names
+
+
+def target(session: str) -> str:
+    """The exact tmux target of a session's active pane (`=name:`)."""
+    return f"={session}:"
+
+
+def escape_arg(arg: str) -> str:
+    """Protect an argument from tmux's command-line parser.
+
+    tmux treats an argument that ends in `;` as a command separator (even after `--`); a trailing
+    `\\;` is taken as a literal `;`. Checked on tmux 3.3a.
+    """
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+class TmuxRuntime:
+    """A tmux server: the user's default one, or a private one named by `socket`.
+
+    `socket` is a socket name (tmux -L) or, when it contains a '/', a socket path (tmux -S).
+    Nothing here starts a server except `start`: observing a server that is not running returns
+    no panes.
+    """
+
+    def __init__(self, socket: str | None = None, spec_dir: Path | None = None) -> None:
+        self.socket = socket
+        self.spec_dir = spec_dir
+        if socket and "/" in socket:
+            self.server = libtmux.Server(socket_path=socket)
+        elif socket:
+            self.server = libtmux.Server(socket_name=socket)
+        else:
+            self.server = libtmux.Server()
+        self.calls = 0  # tmux invocations, for benchmarks
+        # session -> pane id of the pane `observe` reports, so input and captures go to that
+        # pane even when someone split the window (`=name:` would mean the active pane).
+        self.pane_ids: dict[str, str] = {}
+
+    # -- low level -------------------------------------------------------------------------
+    def pane(self, session: str) -> str:
+        """Target of the session's agent pane: its pane id when observed, else `=session:`."""
+        return self.pane_ids.get(session) or target(session)
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        """Run one tmux command; return its stdout lines. Raises TmuxError when `check` and it fails."""
+        self.calls += 1
+        result = self.server.cmd(*[escape_arg(a) for a in args])
+        if check and result.returncode != 0:
+            raise TmuxError(f"tmux {args[0]}: {' '.join(result.stderr).strip() or 'failed'}")
+        return list(result.stdout)
+
+    def base_argv(self) -> list[str]:
+        """`tmux` plus the socket option, for handing the terminal over (attach)."""
+        if self.socket and "/" in self.socket:
+            return ["tmux", "-S", self.socket]
+        if self.socket:
+            return ["tmux", "-L", self.socket]
+        return ["tmux"]
+
+    # -- observation -----------------------------------------------------------------------
+    def observe(self) -> dict[str, PaneObservation]:
+        """Every session's first pane, by session name, from one `list-panes -a` call.
+
+        Returns {} when no server is running (it does not start one). With a `spec_dir`, a dead
+        pane whose exit status tmux lost gets the one the launcher recorded.
+        """
+        self.calls += 1
+        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        if result.returncode != 0:
+            return {}
+        panes: dict[str, PaneObservation] = {}
+        for line in result.stdout:
+            parts = line.split("\t")
+            if len(parts) != len(_FIELDS):
+                continue
+            name, pane_id, pid, dead, status, command, activity, created, width, height = parts
+            if name in panes:
+                continue
+            dead_status = int(status) if dead == "1" and status.lstrip("-").isdigit() else None
+            if dead == "1" and dead_status is None and self.spec_dir is not None:
+                dead_status = exit_status(self.spec_dir, name)  # tmux 3.3a loses it; see spawn.py
+            panes[name] = PaneObservation(
+                session=name,
+                pane_id=pane_id,
+                pid=int(pid or 0),
+                dead=dead == "1",
+                dead_status=dead_status,
+                current_command=command,
+                window_activity=float(activity or 0),
+                created=float(created or 0),
+                width=int(width or 0),
+                height=int(height or 0),
+            )
+        self.pane_ids = {name: pane.pane_id for name, pane in panes.items()}
+        return panes
+
+    def has_session(self, session: str) -> bool:
+        """True when a session of exactly this name exists."""
+        self.calls += 1
+        return self.server.cmd("has-session", "-t", f"={session}").returncode == 0
+
+    def capture(self, session: str, lines: int | None = None) -> list[str]:
+        """The visible screen of the session's pane (with `lines`: only the bottom `lines` rows).
+
+        Trailing blank rows are kept out. Raises TmuxError when the session does not exist.
+        """
+        out = self.cmd("capture-pane", "-p", "-t", self.pane(session))
+        while out and not out[-1].strip():
+            out.pop()
+        return out[-lines:] if lines else out
+
+    def capture_history(self, session: str, lines: int) -> list[str]:
+        """The last `lines` non-blank-run rows of scrollback + screen.
+
+        Runs of blank rows are folded into one (a dead pane's last words can sit in the history
+        above a screen of blank rows) and trailing blank rows are dropped.
+        """
+        out = self.cmd("capture-pane", "-p", "-S", f"-{lines + 500}", "-t", self.pane(session))
+        folded: list[str] = []
+        for row in out:
+            if row.strip() or (folded and folded[-1].strip()):
+                folded.append(row)
+        while folded and not folded[-1].strip():
+            folded.pop()
+        return folded[-lines:]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(
+        self,
+        session: str,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        width: int = 200,
+        height: int = 50,
+        spec_dir: Path,
+    ) -> None:
+        """Create session `session` running `argv` in `cwd` with `env` added.
+
+        The pane keeps its dead process on screen with its exit status (remain-on-exit), so an
+        agent that dies stays observable. The argv and env go to a private spec file under
+        `spec_dir` that `agent_orchestrator.runtime.launcher` reads and execs. Raises TmuxError when the
+        session exists already or tmux fails.
+        """
+        if self.has_session(session):
+            raise TmuxError(f"session {session!r} exists already")
+        self.pane_ids.pop(session, None)
+        spec = write_spec(spec_dir, session, argv, cwd, env or {})
+        # One invocation, two commands: tmux runs a command list before it reaps any child, so
+        # remain-on-exit is in force even for a command that exits at once (which would
+        # otherwise take its window, and its exit status, with it). The ";" is ours, not
+        # config text, so it bypasses escape_arg on purpose.
+        self.calls += 1
+        # On a private server, focus-events on keeps Claude Code from flashing a hint about it
+        # into its footer (two screen changes that restart idle clocks); the user's own server's
+        # global options are left alone.
+        private = [";", "set-option", "-g", "focus-events", "on"] if self.socket else []
+        result = self.server.cmd(
+            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd),
+            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private,
+        )
+        if result.returncode != 0:
+            raise TmuxError(f"tmux new-session: {' '.join(result.stderr).strip() or 'failed'}")
+
+    def respawn(self, session: str, spec: Path) -> None:
+        """Replace the session's pane process with the spec's command (kills what runs there)."""
+        self.cmd("respawn-pane", "-k", "-t", self.pane(session), "--", *spawn_argv(spec))
+
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
+        """Start `argv` afresh in an existing session's pane (dead or alive)."""
+        self.respawn(session, write_spec(spec_dir, session, argv, cwd, env or {}))
+
+    def kill_server(self) -> None:
+        """Stop this (private) server and remove its socket file, which tmux 3.3a leaves behind.
+
+        Refuses the user's default server: only a `socket` named here is ever shut down.
+        """
+        if not self.socket:
+            raise TmuxError("refusing to kill the default tmux server")
+        self.calls += 1
+        self.server.cmd("kill-server")
+        path = Path(self.socket) if "/" in self.socket else Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
+        path.unlink(missing_ok=True)
+
+    def kill(self, session: str) -> bool:
+        """Kill the session if it exists; True when one was killed."""
+        self.pane_ids.pop(session, None)
+        self.calls += 1
+        return self.server.cmd("kill-session", "-t", f"={session}").returncode == 0
+
+    # -- input -----------------------------------------------------------------------------
+    def paste(self, session: str, text: str) -> None:
+        """Paste `text` into the pane as a bracketed paste (no submit key).
+
+        The text goes through a private temp file and a uniquely named buffer, never through
+        send-keys (which eats trailing `;`, strips newlines on newer tmux and lets `/` or `@`
+        open completion menus).
+        """
+        buffer = f"ao-{secrets.token_hex(6)}"
+        fd, name = tempfile.mkstemp(prefix="ao-paste-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            self.cmd("load-buffer", "-b", buffer, name)
+            self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.pane(session))
+        finally:
+            os.unlink(name)
+
+    def send_key(self, session: str, *keys: str) -> None:
+        """Send tmux key names (e.g. "Enter", "Down", "C-c") to the pane."""
+        self.cmd("send-keys", "-t", self.pane(session), *keys)
+
+
+def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Path:
+    """Write the launch spec (argv, cwd, env) atomically to `spec_dir/<session>.json` (mode 0600)."""
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    path = spec_dir / f"{session}.json"
+    for stale in (path.with_name(path.name + ".exit"), path.with_name(path.name + ".pid")):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=spec_dir, prefix=".spec-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"argv": argv, "cwd": str(cwd), "env": env}, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_record(spec_dir: Path, session: str, suffix: str) -> dict | None:
+    try:
+        data = json.loads((spec_dir / f"{session}.json{suffix}").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def exit_record(spec_dir: Path, session: str) -> dict | None:
+    """The launcher's record of the session's last run: `pid`, `started`, `ended` (epoch seconds),
+    `status` or `signal`; None while it runs or when there is none."""
+    return _read_record(spec_dir, session, ".exit")
+
+
+def exit_status(spec_dir: Path, session: str) -> int | None:
+    """Exit status the launcher recorded for the session's last run (128 + signal if killed), or None."""
+    record = exit_record(spec_dir, session)
+    if record is None:
+        return None
+    if "signal" in record:
+        return 128 + int(record["signal"])
+    return int(record["status"]) if "status" in record else None
+
+
+def agent_pid(spec_dir: Path, session: str) -> int | None:
+    """Pid of the agent process the launcher started in the session (the pane's child), or None."""
+    record = _read_record(spec_dir, session, ".pid")
+    return int(record["pid"]) if record and "pid" in record else None
+
+
+def spawn_argv(spec: Path) -> list[str]:
+    """The pane command that reads `spec` and execs it (always several args: tmux runs it without a shell)."""
+    return [sys.executable, "-m", "agent_orchestrator.runtime.launcher", str(spec)]

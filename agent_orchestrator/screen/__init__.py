@@ -1,0 +1,1 @@
+"""What a pane shows: pure detectors over captured screens, per CLI version."""

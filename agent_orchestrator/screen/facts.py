@@ -1,0 +1,91 @@
+"""Screen → facts: the pure reading of one capture that the policies work from."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from agent_orchestrator.agents.launch import screen_patterns
+from agent_orchestrator.config.schema import BackendConfig
+from agent_orchestrator.screen.limits import find_limit
+from agent_orchestrator.screen.detect import PaneState, classify, find_dialog, input_content, is_fatal, waiting_until
+from agent_orchestrator.watchdog.state import ScreenFacts
+
+# Spinner glyphs and numbers change every second while a CLI shows a timer ("(45s · ↓ 24
+# tokens)", "Running… (3m 20s)"); they are folded out of the content hash so that a hung turn
+# with a ticking timer still counts as a screen that did not change.
+_TICKING = re.compile(r"[0-9·✢*✶✻✽•◦⠁-⣿]+")
+_LIMIT_TAIL = 15  # a usage-limit banner is in the latest turn, at the bottom of the screen
+
+
+def content_hash(screen: Sequence[str]) -> str:
+    """Hash of the screen with timers and spinner glyphs folded out (hex, 16 chars)."""
+    text = "\n".join(_TICKING.sub("#", line.rstrip()) for line in screen)
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).hexdigest()
+
+
+def read_facts(
+    screen: Sequence[str],
+    backend: BackendConfig,
+    *,
+    current_command: str,
+    now: float,
+    session_status: str | None = None,
+) -> ScreenFacts:
+    """Facts from one capture of an agent's pane (`now`: epoch seconds of the capture)."""
+    patterns = screen_patterns(backend)
+    lines = list(screen)
+    state = classify(lines, patterns, current_command=current_command,
+                     process_names=backend.process_name, session_status=session_status)
+    active = state in (PaneState.BUSY, PaneState.RATE_LIMITED_RETRYING)
+    if not active and backend.active_re and not backend.screen:
+        # A backend without built-in detectors: its own active_re on the live bottom decides.
+        active = any(re.search(backend.active_re, line) for line in lines[-5:])
+    until = waiting_until(lines, patterns)
+    if until is None and not backend.screen:
+        until = _last_line_waiting(lines)
+    banner = None
+    reset = None
+    if backend.limit_re:
+        found = find_limit(lines[-_LIMIT_TAIL:], backend.limit_re, datetime.fromtimestamp(now, timezone.utc))
+        if found is not None:
+            banner = found.line.strip()
+            reset = found.reset_at.timestamp() if found.reset_at else None
+    dialog = find_dialog(lines, patterns)
+    fatal = is_fatal(lines, patterns) if backend.screen else bool(backend.fatal_re and any(re.search(backend.fatal_re, ln) for ln in lines[-_LIMIT_TAIL:]))
+    return ScreenFacts(
+        hash=content_hash(lines),
+        state=str(state),
+        active=active,
+        waiting_until=until.timestamp() if until else None,
+        limit_banner=banner,
+        limit_reset=reset,
+        fatal=fatal,
+        dialog=dialog.name if dialog else None,
+        dialog_keys=list(dialog.keys) if dialog else [],
+        input=input_content(lines, patterns) or "",
+        captured_at=now,
+    )
+
+
+_WAITING = re.compile(r"^\s*WAITING-UNTIL:\s*(\S+)\s*$")
+
+
+def _last_line_waiting(lines: Sequence[str]) -> datetime | None:
+    """`WAITING-UNTIL:` on the last non-empty line above an input line (generic backends)."""
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        m = _WAITING.match(line)
+        if m:
+            try:
+                when = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        if re.match(r"^\S+>\s*$", line):  # an empty prompt line such as "demo> ": look above it
+            continue
+        return None
+    return None

@@ -1,0 +1,1 @@
+"""Claude Code / Codex transcript files: where they live, tailing, parsing, rendering."""

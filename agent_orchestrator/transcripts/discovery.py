@@ -1,0 +1,139 @@
+"""Where an agent's transcripts are (Claude Code 2.1.197, Codex CLI 0.169.0).
+
+The agent HOME is the ``HOME`` of the agent's env, else its backend's env, else the current one.
+Claude: ``<HOME>/.claude/projects/<claude_slug(dir)>/*.jsonl`` (``CLAUDE_CONFIG_DIR`` replaces
+``<HOME>/.claude``); Codex: ``rollout-*.jsonl`` under ``<CODEX_HOME or HOME/.codex>/sessions``
+whose ``session_meta`` cwd is the agent's dir. A backend ``transcripts.path`` other than the
+preset's replaces that base folder (``~`` = the agent HOME). Used by `agent-log` and the token
+ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent_orchestrator.config import AgentConfig, Config
+from agent_orchestrator.config.presets import PRESETS
+from agent_orchestrator.runtime.homes import scratch_home
+from agent_orchestrator.tokens.scanner import claude_project_dir, claude_slug
+
+
+@dataclass
+class Source:
+    """Where one agent's (or the given paths') transcripts are.
+
+    ``files()`` is called on every poll, so sessions that start later are picked up; ``where``
+    describes the places looked in, for the "nothing found" message.
+    """
+
+    agent: str | None
+    where: str
+    files: Callable[[], list[Path]]
+
+
+def _env(config: Config, agent: AgentConfig, key: str) -> str | None:
+    """``key`` as the agent's process sees it: agent env, then backend env, then ours."""
+    for env in (agent.env, config.backend_of(agent).env):
+        if env.get(key):
+            return env[key]
+    return os.environ.get(key) or None
+
+
+def _agent_dir(config: Config, agent: AgentConfig) -> Path:
+    return Path(agent.dir or config.root)
+
+
+def _expand(raw: str, home: Path, base: Path) -> Path:
+    """A configured path: ``~`` is the agent HOME; relative paths start at ``base``."""
+    if raw == "~" or raw.startswith("~/"):
+        return home / raw[2:]
+    return base / raw
+
+
+def agent_home(config: Config, agent: AgentConfig) -> Path:
+    """The HOME the agent runs with: its scratch HOME for a `home = "scratch"` backend, else
+    the env's (a relative one is taken from the agent's dir), else ours."""
+    if config.backend_of(agent).home == "scratch":
+        return scratch_home(Path(config.defaults.log_dir), agent.name)
+    return _expand(_env(config, agent, "HOME") or str(Path.home()), Path.home(), _agent_dir(config, agent))
+
+
+def _dir_variants(path: Path) -> list[Path]:
+    """The dir as configured and with symlinks resolved: the CLIs record their real cwd."""
+    real = Path(os.path.realpath(path))
+    return [path] if real == path else [path, real]
+
+
+def agent_source(config: Config, agent: AgentConfig) -> Source:
+    """Where `agent`'s transcripts are. Raises ValueError if its backend writes none."""
+    backend = config.backend_of(agent)
+    reader, raw = backend.transcripts.reader, backend.transcripts.path
+    if reader not in ("claude", "codex"):
+        raise ValueError(f'agent "{agent.name}": backend "{backend.name}" has no transcript reader '
+                         f'(transcripts.reader = "{reader}"); use --path FILE_OR_DIR')  # fmt: skip
+    home, cwd = agent_home(config, agent), _agent_dir(config, agent)
+    custom = raw and raw != PRESETS[reader]["transcripts"]["path"]
+    base = _expand(raw, home, config.root) if custom else None
+    if reader == "claude":
+        cfg = _env(config, agent, "CLAUDE_CONFIG_DIR")
+        if base is None and cfg:
+            base = _expand(cfg, home, cwd) / "projects"
+        folders = [base / claude_slug(d) if base else claude_project_dir(home, d) for d in _dir_variants(cwd)]
+        folders = list(dict.fromkeys(folders))
+        where = " and ".join(f"{f}/*.jsonl" for f in folders)
+        return Source(agent.name, where, lambda: [p for f in folders for p in f.glob("*.jsonl") if p.is_file()])
+    codex_home = _env(config, agent, "CODEX_HOME")
+    sessions = base or (_expand(codex_home, home, cwd) if codex_home else home / ".codex") / "sessions"
+    match = _CodexCwd({str(d) for d in _dir_variants(cwd)})
+    where = f"{sessions}/**/rollout-*.jsonl with cwd {cwd}"
+    return Source(agent.name, where, lambda: [p for p in sessions.rglob("rollout-*.jsonl") if match(p)])
+
+
+@dataclass
+class _CodexCwd:
+    """Does a rollout belong to one of ``dirs``? Its first line (``session_meta``) says; cached."""
+
+    dirs: set[str]
+    known: dict[Path, bool] = field(default_factory=dict)
+
+    def __call__(self, path: Path) -> bool:
+        if path not in self.known:
+            try:
+                with open(path, "rb") as f:
+                    first = f.readline()
+            except OSError:
+                return False
+            if not first.endswith(b"\n"):
+                return False  # still being written: decide on a later poll
+            try:
+                payload = json.loads(first).get("payload") or {}
+                cwd = payload.get("cwd") if isinstance(payload, dict) else None
+            except (ValueError, AttributeError):
+                cwd = None
+            self.known[path] = isinstance(cwd, str) and (cwd in self.dirs or os.path.realpath(cwd) in self.dirs)
+        return self.known[path]
+
+
+def path_source(paths: Iterable[Path]) -> Source:
+    """Given files, and every ``*.jsonl`` under given folders. Raises ValueError for a missing path."""
+    paths = [Path(os.path.abspath(p)) for p in paths]  # events name their source file absolutely
+    for p in paths:
+        if not p.exists():
+            raise ValueError(f"no such transcript file or folder: {p}")
+
+    def files() -> list[Path]:
+        return [f for p in paths for f in (sorted(p.rglob("*.jsonl")) if p.is_dir() else [p]) if f.is_file()]
+
+    return Source(None, ", ".join(str(p) for p in paths), files)
+
+
+def transcript_files(config: Config, agent: AgentConfig) -> list[tuple[str, Path]]:
+    """(reader kind, path) of every transcript of `agent`; [] when its backend writes none."""
+    reader = config.backend_of(agent).transcripts.reader
+    if reader not in ("claude", "codex"):
+        return []
+    return [(reader, path) for path in agent_source(config, agent).files()]

@@ -1,0 +1,1 @@
+"""Built-in domain watchers over the orchestrator's own entities."""

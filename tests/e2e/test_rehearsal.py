@@ -1,0 +1,72 @@
+"""End to end: examples/builder-adversary with the real Claude Code CLI against the scripted model.
+
+The watchdog drives a Builder and an Adversary through two phases to SEQUENCE-COMPLETE: claims
+ping the adversary, reviews ping the builder, the first review FAILs, the done marker advances
+the phase, the reporter runs once, and the token ledger holds exactly the usage the playbook sent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from agent_orchestrator.rehearsal.runner import run_rehearsal
+from agent_orchestrator.watchers.framework import DecisionLedger
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "builder-adversary"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
+
+
+def playbook_tokens() -> dict[str, int]:
+    """Tokens per playbook rule: its usage × the responses it gives (one per step + the final text)."""
+    with (EXAMPLE / "playbooks" / "rehearsal.toml").open("rb") as fh:
+        rules = tomllib.load(fh)["rule"]
+    return {r["id"]: sum(r["usage"].values()) * (len(r.get("steps", [])) + 1) for r in rules}
+
+
+def test_builder_adversary_reaches_sequence_complete(claude: str, tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_rehearsal(EXAMPLE, timeout=240, keep=True, claude=claude, progress=lines.append)
+    try:
+        assert result.ok, f"{result.reason}\n" + "\n".join(lines[-40:])
+        assert result.leftovers == []
+        # the claims watcher ran in its own session and flagged at least one claim awaiting its review
+        rows = {r.name: r for r in result.status}
+        prefix = rows["builder"].session.removesuffix("builder")
+        assert (rows["claims"].backend, rows["claims"].state, rows["claims"].session) == ("watcher", "running", prefix + "claims")
+        flags = DecisionLedger(result.sandbox / "run").flags(watcher="claims")
+        assert any(f.decision.context == "claim-unreviewed" and f.decision.entity_id.startswith("claim:") for f in flags)
+        assert result.phase["complete"] and result.phase["phase_id"] == "p2" and result.phase["on_complete"] == "started"
+        # the real git history the agents made, through the real CLI's Bash tool
+        log = subprocess.run(["git", "--git-dir", str(result.sandbox / "origin.git"), "log", "--format=%s", "main"],
+                             capture_output=True, text=True, check=True).stdout.splitlines()[::-1]
+        assert log[1:] == [
+            "claim(G1): wc counts lines, words and bytes", "review(G1): FAIL - no test covers empty input",
+            "claim(G1): cover empty input", "review(G1): PASS", "status(p1): every gate has a PASS",
+            "claim(G2): --json output", "review(G2): PASS", "status(p2): every gate has a PASS",
+        ]
+        builder_log = (result.sandbox / "run" / "logs" / "builder.log").read_text()  # the logs service
+        assert "tool  Bash(" in builder_log and "claim(G1): wc counts lines, words and bytes" in builder_log
+        report = (result.sandbox / "report" / "REPORT.md").read_text()
+        assert "review(G2): PASS" in report
+        actions = [(e.get("agent"), e["action"]) for e in result.events]
+        assert actions.count(("adversary", "ping")) == 3 and actions.count(("builder", "ping")) == 3
+        assert actions.count(("", "sequence-complete")) == 1 and actions.count(("reporter", "on-complete")) == 1
+        assert ("builder", "advance") in actions and ("adversary", "advance") in actions
+        # the ledger: exactly what the playbook sent, per phase and per gate
+        rows = {r["phase_id"]: r for r in result.tokens}
+        assert list(rows) == ["p1:G1", "p1", "p2:G2", "p2"]
+        t = playbook_tokens()
+        assert rows["p1"]["agents"]["builder"]["total"] == t["builder-p1"] + t["builder-fixes-G1"] + t["builder-done-p1"]
+        assert rows["p1"]["agents"]["adversary"]["total"] == t["adversary-waits"] + t["adversary-fails-G1"] + t["adversary-passes-G1"]
+        assert rows["p2"]["agents"]["builder"]["total"] == t["builder-p2"] + t["builder-done-p2"]
+        assert rows["p2"]["agents"]["adversary"]["total"] == t["adversary-waits"] + t["adversary-passes-G2"]
+        assert rows["p2:G2"]["gate"] == "G2" and rows["p2:G2"]["total"]["total"] > 0
+    finally:
+        shutil.rmtree(result.sandbox.parent, ignore_errors=True)
