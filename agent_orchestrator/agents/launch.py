@@ -1,4 +1,4 @@
-"""Building an agent's launch command, and the screen detectors of a backend.
+"""Building an agent's launch command.
 
 The presets themselves (claude, codex, demo) live in `config/presets.py` as raw tables. The
 launch command is always an argument list: config and prompt text never pass through a shell.
@@ -6,14 +6,11 @@ launch command is always an argument list: config and prompt text never pass thr
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig
-from agent_orchestrator.screen.patterns import PATTERNS, Dialog, ScreenPatterns
 
 
 @dataclass
@@ -83,33 +80,3 @@ _SLOT = re.compile(r"\{(bin|model|prompt|prompt_file|agent|config)\}")
 def _fill(part: str, slots: dict[str, str]) -> str:
     # One pass, not str.format: prompt text may itself contain braces or slot names.
     return _SLOT.sub(lambda m: slots[m.group(1)], part)
-
-
-# A backend without a built-in screen set: only its own regexes apply. "(?!)" never matches (an
-# empty regex would match every line).
-_NEVER = "(?!)"
-_GENERIC = ScreenPatterns(
-    active_re=_NEVER, input_re=_NEVER, placeholder_re=None, retry_re=_NEVER, error_re=_NEVER, limit_re=_NEVER,
-    fatal_re=None, done_re=_NEVER, dialogs=(),
-)
-
-
-@lru_cache(maxsize=64)
-def _patterns(screen: str, active_re: str, input_re: str, limit_re: str, fatal_re: str,
-              dialogs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ScreenPatterns:
-    base = PATTERNS.get(screen, _GENERIC)
-    return dataclasses.replace(
-        base,
-        active_re=active_re or base.active_re,
-        input_re=input_re or base.input_re,
-        limit_re=limit_re or base.limit_re,
-        fatal_re=fatal_re or base.fatal_re,
-        dialogs=tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs),
-    )
-
-
-def screen_patterns(backend: BackendConfig) -> ScreenPatterns:
-    """The detector patterns for `backend`: its built-in `screen` set with its own regexes and
-    its configured `dialogs` (what it answers) over it."""
-    dialogs = tuple((d.name, d.match, tuple(d.keys)) for d in backend.dialogs)
-    return _patterns(backend.screen, backend.active_re, backend.input_re, backend.limit_re, backend.fatal_re, dialogs)

@@ -22,7 +22,7 @@ from agent_orchestrator.cli import watchers as watchers_cli
 from agent_orchestrator.config import ConfigError
 from agent_orchestrator.runtime.project import UnknownNameError
 from agent_orchestrator.cli.init import ScaffoldError, init_project
-from agent_orchestrator.runtime.tmux import TmuxError
+from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
 from agent_orchestrator.watchdog.view import held_states, watchdog_info
 
@@ -187,7 +187,8 @@ def logs(
 @app.command()
 def watchdog(ctx: typer.Context, once: bool = typer.Option(False, "--once", help="One tick, then exit (tests, debugging).")) -> None:
     """Run the watchdog in the foreground (`up` runs it in its own session)."""
-    from agent_orchestrator.watchdog.driver import LockHeld, Watchdog
+    from agent_orchestrator.watchdog.driver import Watchdog
+    from agent_orchestrator.watchdog.lock import LockHeld
 
     load(ctx)
     try:

@@ -12,7 +12,7 @@ import typer
 
 from agent_orchestrator.cli import common, render
 from agent_orchestrator.config import ConfigError
-from agent_orchestrator.watchdog.driver import lock_holder
+from agent_orchestrator.watchdog.lock import lock_holder
 from agent_orchestrator.watchdog.requests import request_watchdog
 from agent_orchestrator.watchers.framework import DecisionLedger
 from agent_orchestrator.watchers.sources import watchdog_state
@@ -96,8 +96,7 @@ def _pause_or_resume(ctx: typer.Context, name: str, action: str) -> None:
         kind = "a service; only agents can be" if proj.config.service(name) else "no such agent; agents:"
         known = "" if proj.config.service(name) else " " + ", ".join(a.name for a in proj.config.agents)
         common.fail(f"{name}: {kind}{known} {action}d".rstrip(), common.EXIT_USAGE)
-    st = (watchdog_state(proj.log_dir).get("agents") or {}).get(name) or {}
-    if bool(st.get("paused")) == (action == "pause"):
+    if watchdog_state(proj.log_dir).agent(name).paused == (action == "pause"):
         common.out.print(f"{name} is already {action}d; requesting it again anyway", markup=False)
     path = request_watchdog(proj.log_dir, action, name)
     holder = lock_holder(proj.log_dir)

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent_orchestrator.agents.launch import screen_patterns
+from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import BackendConfig
 from agent_orchestrator.screen.detect import is_pending
-from agent_orchestrator.runtime.tmux import TmuxError, TmuxRuntime
+from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.protocol import Runtime
 
 
 
@@ -27,7 +28,7 @@ class DeliveryResult:
 
 
 def deliver(
-    runtime: TmuxRuntime,
+    runtime: Runtime,
     session: str,
     text: str,
     backend: BackendConfig,

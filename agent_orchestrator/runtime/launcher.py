@@ -18,9 +18,58 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import sys
 import time
 from pathlib import Path
+
+
+def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Path:
+    """Write the launch spec (argv, cwd, env) atomically to `spec_dir/<session>.json` (mode 0600)."""
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    path = spec_dir / f"{session}.json"
+    for stale in (path.with_name(path.name + ".exit"), path.with_name(path.name + ".pid")):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=spec_dir, prefix=".spec-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"argv": argv, "cwd": str(cwd), "env": env}, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_record(spec_dir: Path, session: str, suffix: str) -> dict | None:
+    try:
+        data = json.loads((spec_dir / f"{session}.json{suffix}").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def exit_record(spec_dir: Path, session: str) -> dict | None:
+    """The launcher's record of the session's last run: `pid`, `started`, `ended` (epoch seconds),
+    `status` or `signal`; None while it runs or when there is none."""
+    return _read_record(spec_dir, session, ".exit")
+
+
+def exit_status(spec_dir: Path, session: str) -> int | None:
+    """Exit status the launcher recorded for the session's last run (128 + signal if killed), or None."""
+    record = exit_record(spec_dir, session)
+    if record is None:
+        return None
+    if "signal" in record:
+        return 128 + int(record["signal"])
+    return int(record["status"]) if "status" in record else None
+
+
+def agent_pid(spec_dir: Path, session: str) -> int | None:
+    """Pid of the agent process the launcher started in the session (the pane's child), or None."""
+    record = _read_record(spec_dir, session, ".pid")
+    return int(record["pid"]) if record and "pid" in record else None
+
+
+def spawn_argv(spec: Path) -> list[str]:
+    """The pane command that reads `spec` and execs it (always several args: tmux runs it without a shell)."""
+    return [sys.executable, "-m", "agent_orchestrator.runtime.launcher", str(spec)]
 
 
 def _write(path: Path, payload: object) -> None:

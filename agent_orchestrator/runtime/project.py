@@ -17,7 +17,10 @@ from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
 from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.runtime.homes import prepare_home, scratch_home
 from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
-from agent_orchestrator.runtime.tmux import PaneObservation, TmuxError, TmuxRuntime, agent_pid
+from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.protocol import Runtime
+from agent_orchestrator.runtime.tmux import TmuxRuntime
+from agent_orchestrator.runtime.observation import PaneObservation
 
 Unit = AgentConfig | ServiceConfig
 
@@ -69,9 +72,9 @@ class Outcome:
 class Project:
     """A loaded config bound to its tmux server."""
 
-    def __init__(self, config: Config, runtime: TmuxRuntime | None = None) -> None:
+    def __init__(self, config: Config, runtime: Runtime | None = None) -> None:
         self.config = config
-        self.runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
+        self.runtime: Runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -120,7 +123,7 @@ class Project:
         return UnitStatus(
             name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
             session=unit.session or "", state=state, exit_code=code,
-            pid=(agent_pid(self.spec_dir, unit.session or "") or pane.pid) if pane and not pane.dead else None,
+            pid=(self.runtime.agent_pid(unit.session or "") or pane.pid) if pane and not pane.dead else None,
             command=pane.current_command if pane else "",
         )
 
@@ -157,11 +160,12 @@ class Project:
         return launch
 
     def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
-              prompt: str | None = None, resume: bool | None = None) -> Outcome:
+              prompt: str | None = None, resume: bool | None = None, sleep: Callable[[float], None] | None = None) -> Outcome:
         """Start (no session) or restart in place (whatever the pane runs is replaced) one unit.
 
         `prompt` replaces the agent's kickoff for this run (wakes of task agents); `resume`
-        overrides the agent's `resume` setting. Failures are returned as a failed Outcome.
+        overrides the agent's `resume` setting; `sleep` paces the wait for a pasted kickoff.
+        Failures are returned as a failed Outcome.
         """
         session = unit.session or ""
         try:
@@ -181,7 +185,7 @@ class Project:
         except (KeyError, IndexError) as exc:  # a kickoff template edited since it was validated
             return Outcome(unit.name, session, "failed", f"kickoff template: unknown slot {exc}")
         if launch.paste_prompt and isinstance(unit, AgentConfig):
-            result = self.deliver_when_ready(unit, launch.paste_prompt)
+            result = self.deliver_when_ready(unit, launch.paste_prompt, **({"sleep": sleep} if sleep else {}))
             if not result.ok:
                 return Outcome(unit.name, session, "failed", f"started, but the kickoff was not delivered: {result.reason}")
         return Outcome(unit.name, session, action, " ".join(launch.argv[:1]))
@@ -281,7 +285,7 @@ class Project:
         backend = self.config.backend_of(agent)
         session = agent.session or ""
         wait_ready(self.runtime, session, backend, sleep=sleep, clock=clock)
-        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts)
+        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts, sleep=sleep)
 
     def wait_screen(self, session: str, pattern: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], float] = time.monotonic) -> bool:

@@ -6,14 +6,15 @@ import re
 import time
 from collections.abc import Callable
 
-from agent_orchestrator.agents.launch import screen_patterns
+from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import BackendConfig
 from agent_orchestrator.screen.detect import find_dialog
-from agent_orchestrator.runtime.tmux import TmuxError, TmuxRuntime
+from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.protocol import Runtime
 
 
 def wait_ready(
-    runtime: TmuxRuntime,
+    runtime: Runtime,
     session: str,
     backend: BackendConfig,
     *,

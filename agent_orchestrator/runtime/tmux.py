@@ -13,10 +13,13 @@ import os
 import secrets
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import libtmux
+
+from agent_orchestrator.runtime.launcher import agent_pid, exit_record, exit_status, spawn_argv, write_spec
+from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 
 # One tab-separated row per pane; every field the policies need, read in one call per tick.
 _FIELDS = (
@@ -32,37 +35,6 @@ _FIELDS = (
     "pane_height",
 )
 _FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
-SHELLS = frozenset({"bash", "sh", "zsh", "fish", "dash", "ksh", "tcsh", "csh"})
-
-
-class TmuxError(RuntimeError):
-    """A tmux command failed; the message holds tmux's own error text."""
-
-
-@dataclass(frozen=True)
-class PaneObservation:
-    """One session's (first) pane as tmux reports it.
-
-    `window_activity` and `created` are epoch seconds (tmux's own clock record, so a restarted
-    watchdog still sees how long a pane has been quiet). `dead_status` is the exit status of a
-    dead pane (remain-on-exit keeps it), else None. `pid` is the pane's process (our spawn
-    launcher execs into the agent, so it is the agent's pid).
-    """
-
-    session: str
-    pane_id: str
-    pid: int
-    dead: bool
-    dead_status: int | None
-    current_command: str
-    window_activity: float
-    created: float
-    width: int
-    height: int
-
-    def exited_to_shell(self, process_names: frozenset[str] | set[str] | list[str]) -> bool:
-        """True when the pane is alive but runs a shell instead of one of `process_names`."""
-        return not self.dead and self.current_command in SHELLS and self.current_command not in process_names
 
 
 def target(session: str) -> str:
@@ -276,50 +248,11 @@ class TmuxRuntime:
         """Send tmux key names (e.g. "Enter", "Down", "C-c") to the pane."""
         self.cmd("send-keys", "-t", self.pane(session), *keys)
 
+    # -- launch records --------------------------------------------------------------------
+    def agent_pid(self, session: str) -> int | None:
+        """Pid of the agent the launcher started in the session (its `.pid` record), or None."""
+        return agent_pid(self.spec_dir, session) if self.spec_dir is not None else None
 
-def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Path:
-    """Write the launch spec (argv, cwd, env) atomically to `spec_dir/<session>.json` (mode 0600)."""
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    path = spec_dir / f"{session}.json"
-    for stale in (path.with_name(path.name + ".exit"), path.with_name(path.name + ".pid")):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=spec_dir, prefix=".spec-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"argv": argv, "cwd": str(cwd), "env": env}, fh)
-    os.replace(tmp, path)
-    return path
-
-
-def _read_record(spec_dir: Path, session: str, suffix: str) -> dict | None:
-    try:
-        data = json.loads((spec_dir / f"{session}.json{suffix}").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def exit_record(spec_dir: Path, session: str) -> dict | None:
-    """The launcher's record of the session's last run: `pid`, `started`, `ended` (epoch seconds),
-    `status` or `signal`; None while it runs or when there is none."""
-    return _read_record(spec_dir, session, ".exit")
-
-
-def exit_status(spec_dir: Path, session: str) -> int | None:
-    """Exit status the launcher recorded for the session's last run (128 + signal if killed), or None."""
-    record = exit_record(spec_dir, session)
-    if record is None:
-        return None
-    if "signal" in record:
-        return 128 + int(record["signal"])
-    return int(record["status"]) if "status" in record else None
-
-
-def agent_pid(spec_dir: Path, session: str) -> int | None:
-    """Pid of the agent process the launcher started in the session (the pane's child), or None."""
-    record = _read_record(spec_dir, session, ".pid")
-    return int(record["pid"]) if record and "pid" in record else None
-
-
-def spawn_argv(spec: Path) -> list[str]:
-    """The pane command that reads `spec` and execs it (always several args: tmux runs it without a shell)."""
-    return [sys.executable, "-m", "agent_orchestrator.runtime.launcher", str(spec)]
+    def exit_record(self, session: str) -> dict[str, Any] | None:
+        """The launcher's exit record of the session's last run (see `launcher.exit_record`)."""
+        return exit_record(self.spec_dir, session) if self.spec_dir is not None else None

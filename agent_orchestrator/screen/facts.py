@@ -5,19 +5,43 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from agent_orchestrator.agents.launch import screen_patterns
+from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import BackendConfig
 from agent_orchestrator.screen.limits import find_limit
 from agent_orchestrator.screen.detect import PaneState, classify, find_dialog, input_content, is_fatal, waiting_until
-from agent_orchestrator.watchdog.state import ScreenFacts
 
 # Spinner glyphs and numbers change every second while a CLI shows a timer ("(45s · ↓ 24
 # tokens)", "Running… (3m 20s)"); they are folded out of the content hash so that a hung turn
 # with a ticking timer still counts as a screen that did not change.
 _TICKING = re.compile(r"[0-9·✢*✶✻✽•◦⠁-⣿]+")
 _LIMIT_TAIL = 15  # a usage-limit banner is in the latest turn, at the bottom of the screen
+
+
+@dataclass(frozen=True)
+class ScreenFacts:
+    """What one capture of an agent's pane showed (see `read_facts`).
+
+    `state` is a `screen.detect.PaneState` value; `active`: working right now; `waiting_until`:
+    epoch of a current `WAITING-UNTIL:` marker; `limit_banner`/`limit_reset`: a usage-limit banner
+    and its parsed reset (epoch, None if unparseable); `fatal`: an unrecoverable error is on
+    screen; `dialog`/`dialog_keys`: a blocking dialog and the keys that answer it; `input`: the
+    text in the input line; `captured_at`: epoch of the capture; `hash`: `content_hash`.
+    """
+
+    hash: str = ""
+    state: str = ""
+    active: bool = False
+    waiting_until: float | None = None
+    limit_banner: str | None = None
+    limit_reset: float | None = None
+    fatal: bool = False
+    dialog: str | None = None
+    dialog_keys: tuple[str, ...] = ()
+    input: str = ""
+    captured_at: float = 0.0
 
 
 def content_hash(screen: Sequence[str]) -> str:
@@ -64,7 +88,7 @@ def read_facts(
         limit_reset=reset,
         fatal=fatal,
         dialog=dialog.name if dialog else None,
-        dialog_keys=list(dialog.keys) if dialog else [],
+        dialog_keys=tuple(dialog.keys) if dialog else (),
         input=input_content(lines, patterns) or "",
         captured_at=now,
     )

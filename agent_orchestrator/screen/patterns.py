@@ -12,11 +12,18 @@ field notes only because no capture of them exists (usage limits, login and them
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-__all__ = ["CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "Dialog", "ScreenPatterns", "compiled"]
+from agent_orchestrator.runtime.observation import SHELLS
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config.schema import BackendConfig
+
+__all__ = ["CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "Dialog", "ScreenPatterns", "compiled", "screen_patterns"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -77,7 +84,7 @@ class ScreenPatterns:
     fatal_re: str | None
     done_re: str
     dialogs: tuple[Dialog, ...]
-    shell_commands: frozenset[str] = frozenset({"bash", "sh", "zsh", "fish", "dash", "ksh", "tcsh"})
+    shell_commands: frozenset[str] = SHELLS
     reply_re: str | None = None
     silent_streaming: bool = False
 
@@ -162,3 +169,33 @@ PROCESS_NAMES: dict[str, frozenset[str]] = {
     "claude": frozenset({"claude"}),
     "codex": frozenset({"node", "codex"}),
 }
+
+
+# A backend without a built-in screen set: only its own regexes apply. "(?!)" never matches (an
+# empty regex would match every line).
+_NEVER = "(?!)"
+_GENERIC = ScreenPatterns(
+    active_re=_NEVER, input_re=_NEVER, placeholder_re=None, retry_re=_NEVER, error_re=_NEVER, limit_re=_NEVER,
+    fatal_re=None, done_re=_NEVER, dialogs=(),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _patterns(screen: str, active_re: str, input_re: str, limit_re: str, fatal_re: str,
+              dialogs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ScreenPatterns:
+    base = PATTERNS.get(screen, _GENERIC)
+    return dataclasses.replace(
+        base,
+        active_re=active_re or base.active_re,
+        input_re=input_re or base.input_re,
+        limit_re=limit_re or base.limit_re,
+        fatal_re=fatal_re or base.fatal_re,
+        dialogs=tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs),
+    )
+
+
+def screen_patterns(backend: BackendConfig) -> ScreenPatterns:
+    """The detector patterns for `backend`: its built-in `screen` set with its own regexes and
+    its configured `dialogs` (what it answers) over it."""
+    dialogs = tuple((d.name, d.match, tuple(d.keys)) for d in backend.dialogs)
+    return _patterns(backend.screen, backend.active_re, backend.input_re, backend.limit_re, backend.fatal_re, dialogs)

@@ -151,6 +151,10 @@ class Ledger:
             fh.write(json.dumps(record) + "\n")
         return record
 
+    def open_ids(self) -> tuple[str | None, str | None]:
+        """(phase id, gate label) of the open buckets (None where none is open)."""
+        return (self.phase or {}).get("phase_id"), (self.gate or {}).get("gate")
+
     def live(self) -> list[dict[str, Any]]:
         """The open (not yet recorded) phase and gate buckets, shaped like records."""
         out = []

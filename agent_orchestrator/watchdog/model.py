@@ -1,29 +1,128 @@
-"""What the policies see (`Tick`, `AgentView`, `PhaseView`) and what they return (actions).
+"""The watchdog's data model: what a tick observes, what policies see and return, and outcomes.
 
-Policies are pure: they take a `Tick` — the config, the state, one view per agent and `now` —
-update the bookkeeping in `tick.state` and return actions. Only the executor has side effects.
+A tick is `decide(config, state, observation, now) -> (state', actions)` (watchdog/decide.py):
+
+- `Observation` is built once per tick by `watchdog.observe.Observer` from the injected runtime,
+  git, ledger and file readers; it never touches the state.
+- Policies see a `Tick` (config, the state so far, one `AgentView` per agent, the phase, git) and
+  return a `Step`: their new state and their actions. Nothing here is mutable.
+- The executor carries out actions and reports an `Outcome` per action; `watchdog.settle`
+  folds the outcomes into the state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config
-from agent_orchestrator.runtime.tmux import PaneObservation
-from agent_orchestrator.watchdog.state import AgentState, ScreenFacts, WatchdogState
+from agent_orchestrator.runtime.observation import PaneObservation
+from agent_orchestrator.screen.facts import ScreenFacts
+from agent_orchestrator.watchdog.state import AgentState, WatchdogState
+
+# -- observation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitView:
+    """A commit on origin/main: `sha`, `subject`, committer time `ts` (epoch seconds)."""
+
+    sha: str
+    subject: str
+    ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class GitView:
+    """The handoff repo as fetched this tick.
+
+    `ok` False (with `error`) when the fetch failed; `head` is origin/main; `commits` are new
+    since the state's last head (oldest first) or, on first sight (no head seen yet), the recent
+    history that the handoff policy filters by the run's start; `rewritten` when the last head is
+    no longer an ancestor (force-push); `inbox_blobs` the pushed blob id of each inbox file (None:
+    absent); `status_done` whether the current phase's status file, as pushed, has the done marker.
+    """
+
+    ok: bool
+    error: str = ""
+    head: str | None = None
+    commits: tuple[CommitView, ...] = ()
+    rewritten: bool = False
+    inbox_blobs: Mapping[str, str | None] = field(default_factory=dict)
+    status_done: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """A CLI request (`<log_dir>/state/requests/<id>.json`) for the watchdog to apply.
+
+    `action` is "clear" (agents restart), "pause", "resume" or "phase" (with `index`, `reset`
+    and `why`); `agent` is "" for project-wide requests; `id` is the file's name.
+    """
+
+    id: str
+    action: str
+    agent: str = ""
+    index: int | None = None
+    reset: bool = False
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class AgentObservation:
+    """One agent as observed this tick.
+
+    `pane` is None when its session is gone. `screen` holds the facts of a capture taken this
+    tick (None when the pane was not captured: tmux says nothing changed since the last one).
+    `session_status` is Claude Code's `sessions/<pid>.json` status ("busy"/"idle"/"waiting")
+    when the file is fresh (its pid alive), else None. `run_seconds` is how long the last run
+    lived when the pane is dead (launcher exit record). `launch_pid` is the pid the launcher
+    recorded for the session's current run. `wake_text` is the kickoff a wake without its own
+    prompt sends (rendered here, outside the policies); `wake_error` says why it could not be
+    rendered.
+    """
+
+    name: str
+    pane: PaneObservation | None
+    screen: ScreenFacts | None = None
+    session_status: str | None = None
+    run_seconds: float | None = None
+    launch_pid: int | None = None
+    wake_text: str | None = None
+    wake_error: str = ""
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """What the token ledger holds open: the phase bucket's id and the gate bucket's label."""
+
+    open_phase: str | None = None
+    open_gate: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything one tick learned from the world, at `now` (epoch seconds)."""
+
+    now: float
+    agents: Mapping[str, AgentObservation] = field(default_factory=dict)
+    services: Mapping[str, PaneObservation | None] = field(default_factory=dict)
+    git: GitView | None = None
+    requests: tuple[Request, ...] = ()
+    tokens: TokenView | None = None
+    created: tuple[float, ...] = ()  # creation times (epoch) of the project's sessions
+
+
+# -- what policies see ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class AgentView:
-    """One agent as observed this tick.
+    """One agent as the policies see it: the observation joined with the remembered screen.
 
-    `pane` is None when its session is gone. `facts` are the latest screen facts (fresh when
-    `captured`, else remembered from an earlier tick — the screen has not changed since, as tmux's
-    window activity says). `session_status` is Claude Code's `sessions/<pid>.json` status
-    ("busy"/"idle"/"waiting") when fresh, else None. `run_seconds` is how long the last run lived
-    when the pane is dead (from the launcher's exit record), else None. `launch_pid` is the pid
-    the launcher recorded for the session's current run (None before any).
+    `facts` are the latest screen facts (fresh when `captured`, else from an earlier tick — the
+    screen has not changed since, as tmux's window activity says).
     """
 
     name: str
@@ -35,6 +134,8 @@ class AgentView:
     session_status: str | None = None
     run_seconds: float | None = None
     launch_pid: int | None = None
+    wake_text: str | None = None
+    wake_error: str = ""
 
     @property
     def alive(self) -> bool:
@@ -51,7 +152,7 @@ class AgentView:
 
 @dataclass(frozen=True)
 class PhaseView:
-    """The loop's current phase as the nudge and wakes need it (None fields without a [loop])."""
+    """The loop's current phase as the policies need it (None fields without a [loop])."""
 
     index: int = 0
     phase_id: str | None = None
@@ -62,73 +163,54 @@ class PhaseView:
 
 
 @dataclass(frozen=True)
-class CommitView:
-    """A commit new on origin/main: `sha`, `subject`, committer time `ts` (epoch)."""
-
-    sha: str
-    subject: str
-    ts: float = 0.0
-
-
-@dataclass(frozen=True)
-class GitView:
-    """The handoff repo as fetched this tick.
-
-    `ok` False (with `error`) when the fetch failed; `head` is origin/main; `commits` are new since
-    the last head seen, oldest first; `rewritten` when that head is no longer an ancestor
-    (force-push); `inbox_blobs` the pushed blob id of each inbox file (None: absent);
-    `status_done` whether the current phase's status file as pushed has the done marker.
-    """
-
-    ok: bool
-    error: str = ""
-    head: str | None = None
-    commits: tuple[CommitView, ...] = ()
-    rewritten: bool = False
-    inbox_blobs: dict[str, str | None] = field(default_factory=dict)
-    status_done: bool = False
-
-
-@dataclass
 class Tick:
-    """Everything one policy run sees. `heavy` is True on heal ticks."""
+    """What one policy sees: config, the state so far, the views, `now` (epoch), the phase as it
+    was when the tick began, whether this is a heavy (heal) tick, services and git."""
 
     config: Config
     state: WatchdogState
-    views: dict[str, AgentView]
+    views: Mapping[str, AgentView]
     now: float
     phase: PhaseView = field(default_factory=PhaseView)
     heavy: bool = False
-    services: dict[str, PaneObservation | None] = field(default_factory=dict)
+    services: Mapping[str, PaneObservation | None] = field(default_factory=dict)
     git: GitView | None = None
+    tokens: TokenView | None = None
+    requests: tuple[Request, ...] = ()
 
     def agent_state(self, name: str) -> AgentState:
-        """Bookkeeping of agent `name` (created on first use)."""
+        """Bookkeeping of agent `name`."""
         return self.state.agent(name)
 
-    def limited(self, name: str) -> bool:
-        """True while the agent waits out a usage limit."""
-        return self.state.agent(name).limit is not None
+    def with_state(self, state: WatchdogState) -> Tick:
+        """The same tick over a newer state."""
+        return replace(self, state=state)
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+StartKind = Literal["restart", "heal", "reboot", "advance", "wake", "on-complete"]
+SendKind = Literal["nudge", "probe", "wake", "ping", "retry"]
 
 
 @dataclass(frozen=True)
 class Start:
-    """(Re)start an agent fresh in its session with its kickoff (or `prompt` instead)."""
+    """(Re)start an agent or service fresh in its session with its kickoff (or `prompt`)."""
 
     agent: str
     reason: str
     prompt: str | None = None
     resume: bool = False
-    action: str = "restart"
+    kind: StartKind = "restart"
 
 
 @dataclass(frozen=True)
 class Send:
-    """Deliver a message with verified paste delivery. `kind`: nudge, probe, wake, ping, retry."""
+    """Deliver a message with verified paste delivery."""
 
     agent: str
     text: str
-    kind: str
+    kind: SendKind
     reason: str
 
 
@@ -146,27 +228,28 @@ class Note:
     """An event with no side effect beyond the event log (e.g. needs-human, limit detected)."""
 
     agent: str
-    action: str
+    event: str
     reason: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PhaseChange:
-    """The phase machine moved: record the finished phase's tokens (`ended_phase`), and either
-    continue at `index` or mark the sequence complete (write SEQUENCE-COMPLETE once)."""
+    """The phase machine moved: the sequence continues at `index`, completed (write
+    SEQUENCE-COMPLETE once) or resumed at an appended phase (`resumed`)."""
 
     ended_phase: str | None
     index: int
     complete: bool
     reason: str
     agent: str = ""
-    resumed: str | None = None  # the appended phase a completed sequence resumes at
+    resumed: str | None = None
+    by_hand: bool = False
 
 
 @dataclass(frozen=True)
 class GateChange:
-    """A new gate was claimed: close the token record of `previous` (if any) in `phase`."""
+    """A new gate was claimed in `phase` (`previous` is the gate it replaces, if any)."""
 
     phase: str | None
     previous: str | None
@@ -175,4 +258,36 @@ class GateChange:
     agent: str = ""
 
 
-Action = Start | Send | Keys | Note | PhaseChange | GateChange
+@dataclass(frozen=True)
+class CloseTokens:
+    """Append the token record of `phase`'s open gate (with `gate_only`) or of the phase (its
+    gate in flight first). `reread` reads the transcripts once more before closing (the old
+    sessions of a finished phase have just ended, so their last replies are final)."""
+
+    phase: str
+    gate_only: bool = False
+    reread: bool = False
+    reason: str = ""
+    agent: str = ""
+
+
+Action = Start | Send | Keys | Note | PhaseChange | GateChange | CloseTokens
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one policy returns: its new state and its actions."""
+
+    state: WatchdogState
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the executor did with one action: `ok`, a human `detail` on failure, and for a
+    delivery how many submit keys it took (`attempts`)."""
+
+    action: Action
+    ok: bool
+    detail: str = ""
+    attempts: int = 0

@@ -16,7 +16,7 @@ from agent_orchestrator.config.schema import Config
 from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
 from agent_orchestrator.handoff.markers import has_done_marker
 from agent_orchestrator.runtime.project import Outcome, Project
-from agent_orchestrator.watchdog.driver import LockHeld, ProjectLock, lock_holder
+from agent_orchestrator.watchdog.lock import LockHeld, ProjectLock, lock_holder
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.policies.phases import set_phase
 from agent_orchestrator.watchdog.requests import request_watchdog
@@ -106,7 +106,7 @@ def apply(project: Project, verb: str, index: int) -> tuple[str, list[Outcome]]:
         return "handed to the watchdog that just started; it restarts the loop agents on its next tick", []
     try:
         state = load_state(log_dir)
-        set_phase(state, index, time.time(), reset=verb == "reset")
+        state = set_phase(state, index, time.time(), reset=verb == "reset")
         save_state(log_dir, state)
         sequence_marker(log_dir).unlink(missing_ok=True)
     finally:

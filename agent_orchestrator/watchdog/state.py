@@ -1,9 +1,15 @@
-"""The watchdog's persisted state: `<log_dir>/state/watchdog.json`, written atomically.
+"""The watchdog's persisted state, and the one owner of its file's schema.
 
-Everything a restarted watchdog must remember lives here: idle clocks and content hashes, the
-last screen facts, nudge flags, usage-limit windows, restart history, wake timers, messages
-waiting for redelivery, and the phase index. All times are epoch seconds (wall clock), because
-they are compared with tmux's `#{window_activity}` and must survive a restart of the process.
+`<log_dir>/state/watchdog.json` holds everything a restarted watchdog must remember: idle clocks
+and the last screen facts, nudge flags, usage-limit windows, restart history, wake timers,
+messages waiting for redelivery, the phase machine and the handoff bookkeeping. The state is
+frozen data: policies return a new state (`dataclasses.replace`), never change one in place. All
+times are epoch seconds (wall clock): they are compared with tmux's `#{window_activity}` and must
+survive a restart of the process.
+
+Every reader goes through `read_state` / `load_state`, which check the file's shape field by
+field: a file that is not JSON, or is JSON of the wrong shape (`"phase": null`), is a
+`StateError` naming the key and what was expected — never a crash in a later tick.
 """
 
 from __future__ import annotations
@@ -12,38 +18,27 @@ import dataclasses
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
-VERSION = 1
+from agent_orchestrator.screen.facts import ScreenFacts
 
-
-@dataclass
-class ScreenFacts:
-    """What one capture of an agent's pane showed (derived by `watchdog.facts`).
-
-    `state` is a `screen.PaneState` value; `active`: working right now; `waiting_until`: epoch of
-    a current `WAITING-UNTIL:` marker; `limit_banner`/`limit_reset`: a usage-limit banner and its
-    parsed reset (epoch, None if unparseable); `fatal`: an unrecoverable error is on screen;
-    `dialog`/`dialog_keys`: a startup dialog and the keys that answer it; `input`: the text in the
-    input line; `captured_at`: epoch of the capture.
-    """
-
-    hash: str = ""
-    state: str = ""
-    active: bool = False
-    waiting_until: float | None = None
-    limit_banner: str | None = None
-    limit_reset: float | None = None
-    fatal: bool = False
-    dialog: str | None = None
-    dialog_keys: list[str] = field(default_factory=list)
-    input: str = ""
-    captured_at: float = 0.0
+VERSION = 2
 
 
-@dataclass
+class StateError(ValueError):
+    """The state file cannot be used: `key` is the path of the bad field ("" for the file)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+@dataclass(frozen=True)
 class LimitWindow:
     """A usage limit the agent is waiting out: quiet until `until` (epoch), then one probe."""
 
@@ -55,7 +50,7 @@ class LimitWindow:
     probe_text: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pending:
     """A message whose delivery failed; retried on later ticks (never silently dropped)."""
 
@@ -68,28 +63,35 @@ class Pending:
     last_error: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgentState:
-    """Per-agent bookkeeping (epoch seconds throughout)."""
+    """Per-agent bookkeeping (epoch seconds throughout).
+
+    `idle_since` starts the stall clock (tmux's window activity, refined by content hashes);
+    `restarts` are the start times inside the restart window; `failed_starts` counts consecutive
+    starts that died within `start_secs`; `next_restart_at` is the backoff; `needs_human` the
+    reason a crash loop stopped healing; `nudged_phase` the phase whose DONE-nudge was sent;
+    `paused` set by `agents down NAME` / `pause`.
+    """
 
     idle_since: float | None = None
     last_activity: float | None = None
     facts: ScreenFacts | None = None
     last_start: float | None = None
-    restarts: list[float] = field(default_factory=list)
+    restarts: tuple[float, ...] = ()
     failed_starts: int = 0
     next_restart_at: float = 0.0
     needs_human: str = ""
     nudged_phase: str | None = None
     limit: LimitWindow | None = None
     next_wake_at: float | None = None
-    pending: list[Pending] = field(default_factory=list)
+    pending: tuple[Pending, ...] = ()
     dialogs_answered: int = 0
     paused: bool = False
     last_limit_banner: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class PhaseState:
     """Where the loop is: `index` into `[loop].phases`, when it started, whether it completed.
 
@@ -110,67 +112,53 @@ class PhaseState:
     done_seen_at: float | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class HandoffState:
     """Git handoff bookkeeping: the last `origin/main` head seen, inbox blob ids as pushed, the
-    gate in flight (label of the latest claim and when it started), and whether the current
-    phase's status file carried the done marker at `checked_head`."""
+    gate in flight (label of the latest claim and when it started), and the last fetch error."""
 
     last_seen: str | None = None
-    inbox: dict[str, str | None] = field(default_factory=dict)
+    inbox: Mapping[str, str | None] = field(default_factory=dict)
     gate: str | None = None
     gate_started: float | None = None
-    checked_head: str | None = None
-    checked_phase: int | None = None
-    status_done: bool = False
     fetch_error: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class WatchdogState:
-    """The whole persisted state."""
+    """The whole persisted state.
+
+    `run_started` is when this run began (the first tick, or the oldest agent session if older);
+    `last_tick` / `pid` say which watchdog ticked last; `config_error` is the validation error of
+    the agents.toml edit that is not in force ("" when it validates); `requests_done` are the ids
+    of CLI requests already applied (so a request is applied once, even across a crash).
+    """
 
     version: int = VERSION
-    agents: dict[str, AgentState] = field(default_factory=dict)
+    agents: Mapping[str, AgentState] = field(default_factory=dict)
     phase: PhaseState = field(default_factory=PhaseState)
     handoff: HandoffState = field(default_factory=HandoffState)
     last_heavy: float = 0.0
     config_error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    run_started: float | None = None
+    last_tick: float | None = None
+    pid: int | None = None
+    requests_done: tuple[str, ...] = ()
 
     def agent(self, name: str) -> AgentState:
-        """The agent's state, created on first use."""
-        return self.agents.setdefault(name, AgentState())
+        """The agent's state (a fresh one when it has none yet)."""
+        return self.agents.get(name) or AgentState()
+
+    def with_agent(self, name: str, agent: AgentState) -> WatchdogState:
+        """A copy with agent `name`'s state replaced."""
+        return replace(self, agents={**self.agents, name: agent})
+
+    def update_agent(self, name: str, **changes: Any) -> WatchdogState:
+        """A copy with `changes` applied to agent `name`'s state."""
+        return self.with_agent(name, replace(self.agent(name), **changes))
 
 
-def _from_dict(cls: type, data: Any) -> Any:
-    """Rebuild a state dataclass from JSON, ignoring unknown keys and keeping defaults for missing ones."""
-    if not isinstance(data, dict):
-        return cls()
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        kwargs[f.name] = _convert(f.type, value)
-    return cls(**kwargs)
-
-
-_NESTED = {"ScreenFacts | None": ScreenFacts, "LimitWindow | None": LimitWindow, "PhaseState": PhaseState,
-           "HandoffState": HandoffState}
-
-
-def _convert(tp: Any, value: Any) -> Any:
-    tp = str(tp)
-    if tp in _NESTED:
-        return None if value is None else _from_dict(_NESTED[tp], value)
-    if tp == "dict[str, AgentState]":
-        return {str(k): _from_dict(AgentState, v) for k, v in (value or {}).items()}
-    if tp == "list[Pending]":
-        return [_from_dict(Pending, v) for v in (value or [])]
-    return value
-
-
+# -- the file -------------------------------------------------------------------------------
 def sequence_marker(log_dir: Path) -> Path:
     """`<log_dir>/SEQUENCE-COMPLETE`: written once when the sequence completes, removed when it
     resumes (phases appended, or moved by hand), so it never contradicts the state."""
@@ -178,37 +166,129 @@ def sequence_marker(log_dir: Path) -> Path:
 
 
 def state_path(log_dir: Path) -> Path:
-    """Where the watchdog state lives."""
+    """Where the watchdog state lives: `<log_dir>/state/watchdog.json`."""
     return Path(log_dir) / "state" / "watchdog.json"
 
 
-def load_state(log_dir: Path) -> WatchdogState:
-    """The saved state, or a fresh one when there is none or it cannot be read.
+def to_json(state: WatchdogState) -> str:
+    """The state as compact JSON (one line)."""
+    return json.dumps(dataclasses.asdict(state), separators=(",", ":"))
 
-    An unreadable file is kept aside as `watchdog.json.corrupt` rather than silently overwritten.
+
+def from_json(data: Any) -> WatchdogState:
+    """Rebuild the state from parsed JSON, checking every field's type.
+
+    Unknown keys are ignored (a newer watchdog's file still loads); missing keys keep their
+    defaults. Raises StateError naming the first bad key (e.g. `phase: expected an object, got
+    null`).
+    """
+    if not isinstance(data, dict):
+        raise StateError("", f"expected a JSON object, got {_show(data)}")
+    return typing.cast(WatchdogState, _decode(WatchdogState, data, ""))
+
+
+def read_state(log_dir: Path, *, set_aside: bool = False) -> tuple[WatchdogState, str]:
+    """(the saved state, "" or why it could not be used).
+
+    A missing file is a fresh state with no problem. An unreadable or wrong-shaped file gives a
+    fresh state and the reason; with `set_aside` (the watchdog, under its lock) the bad file is
+    kept as `watchdog.json.corrupt` instead of being overwritten by the next save. Read-only
+    callers (status, watchers) leave it where it is.
     """
     path = state_path(log_dir)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return WatchdogState()
-    except (OSError, ValueError):
+        return WatchdogState(), ""
+    except OSError as exc:
+        return WatchdogState(), f"{path}: cannot read: {exc.strerror}"
+    try:
+        return from_json(json.loads(text)), ""
+    except (ValueError, StateError) as exc:
+        problem = f"{path}: {exc}"
+    if set_aside:
         os.replace(path, path.with_suffix(".json.corrupt"))
-        return WatchdogState()
-    return _from_dict(WatchdogState, data)
+        problem += f" (kept as {path.name}.corrupt)"
+    return WatchdogState(), problem
+
+
+def load_state(log_dir: Path) -> WatchdogState:
+    """The saved state for a reader (a fresh one when there is none or it cannot be used)."""
+    return read_state(log_dir)[0]
 
 
 def save_state(log_dir: Path, state: WatchdogState) -> None:
-    """Write the state atomically (temp file in the same folder + rename)."""
-    path = state_path(log_dir)
+    """Write the state atomically (temp file in the same folder + fsync + rename)."""
+    write_atomic(state_path(log_dir), to_json(state))
+
+
+def write_atomic(path: Path, text: str, *, prefix: str = ".watchdog-") -> None:
+    """Replace `path` with `text` atomically; the temp file never outlives a failed write."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".watchdog-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(dataclasses.asdict(state), separators=(",", ":")))  # one write, compact
+            fh.write(text)  # one write: json.dump's many small writes are ~10x slower
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- decoding with shape checks ---------------------------------------------------------------
+def _show(value: Any) -> str:
+    return "null" if value is None else json.dumps(value)[:40]
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _decode(tp: Any, value: Any, key: str) -> Any:  # noqa: C901 - one branch per type form
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value, key)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise StateError(key, f"expected an object, got {_show(value)}")
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _decode(_hints(tp)[f.name], value[f.name], f"{key}.{f.name}" if key else f.name)
+        return tp(**kwargs)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise StateError(key, f"expected a list, got {_show(value)}")
+        return tuple(_decode(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or tp is dict:
+        if not isinstance(value, dict):
+            raise StateError(key, f"expected an object, got {_show(value)}")
+        return {str(k): _decode(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise StateError(key, f"expected true or false, got {_show(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StateError(key, f"expected an integer, got {_show(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StateError(key, f"expected a number, got {_show(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise StateError(key, f"expected a string, got {_show(value)}")
+        return value
+    return value

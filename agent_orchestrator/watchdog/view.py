@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.watchdog.events import iso
-from agent_orchestrator.watchdog.state import state_path
+from agent_orchestrator.watchdog.state import load_state
 
 
 @dataclass(frozen=True)
@@ -19,32 +18,20 @@ class Held:
     detail: str
 
 
-def _raw(log_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(state_path(log_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def held_states(log_dir: Path) -> dict[str, Held]:
     """Agents the watchdog holds: needs-human (restart storm), limited (usage limit), paused."""
     out: dict[str, Held] = {}
-    for name, st in (_raw(log_dir).get("agents") or {}).items():
-        if not isinstance(st, dict):
-            continue
-        if st.get("needs_human"):
-            out[name] = Held("needs-human", str(st["needs_human"]))
-        elif isinstance(st.get("limit"), dict):
-            until = st["limit"].get("until")
-            out[name] = Held("limited", f"quiet until {iso(until)}" if isinstance(until, (int, float)) else "usage limit")
-        elif st.get("paused"):
+    for name, st in load_state(log_dir).agents.items():
+        if st.needs_human:
+            out[name] = Held("needs-human", st.needs_human)
+        elif st.limit is not None:
+            out[name] = Held("limited", f"quiet until {iso(st.limit.until)}")
+        elif st.paused:
             out[name] = Held("paused", "paused by the operator")
     return out
 
 
 def watchdog_info(log_dir: Path) -> dict[str, Any]:
     """`last_tick` (epoch), `pid` and `config_error` ("" when the config validates) of the last tick."""
-    data = _raw(log_dir)
-    extra = data.get("extra") or {}
-    return {"last_tick": extra.get("last_tick"), "pid": extra.get("pid"), "config_error": data.get("config_error", "")}
+    state = load_state(log_dir)
+    return {"last_tick": state.last_tick, "pid": state.pid, "config_error": state.config_error}

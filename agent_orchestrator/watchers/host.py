@@ -131,8 +131,7 @@ class Host:
             self.runtime = TmuxRuntime(config.defaults.tmux_socket)
         if not agent.enabled:
             return self._gated("disabled (enabled = false): ticks do nothing")
-        st = (watchdog_state(self.ctx.log_dir).get("agents") or {}).get(self.name)
-        if isinstance(st, dict) and st.get("paused"):
+        if watchdog_state(self.ctx.log_dir).agent(self.name).paused:
             return self._gated(f"paused: ticks do nothing until `agents resume {self.name}`")
         if self._gate:
             self.say("enabled: ticking again")

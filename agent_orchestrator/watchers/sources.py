@@ -15,8 +15,8 @@ from typing import Any
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
 from agent_orchestrator.transcripts.tail import tail
-from agent_orchestrator.watchdog.driver import lock_holder
-from agent_orchestrator.watchdog.state import state_path
+from agent_orchestrator.watchdog.lock import lock_holder
+from agent_orchestrator.watchdog.state import WatchdogState, load_state
 
 # One record per commit: sha, committer epoch, author name, author email, subject (last, so a
 # separator inside it survives the split); -z ends each record with NUL.
@@ -83,13 +83,9 @@ def refresh(repo: GitRepo, log_dir: Path) -> None:
         raise GitError(result.error)
 
 
-def watchdog_state(log_dir: Path) -> dict[str, Any]:
-    """The watchdog's state file as plain JSON ({} when absent or unreadable); never writes."""
-    try:
-        data = json.loads(state_path(Path(log_dir)).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def watchdog_state(log_dir: Path) -> WatchdogState:
+    """The watchdog's state as last saved (a fresh one when absent or unusable); never writes."""
+    return load_state(Path(log_dir))
 
 
 class EventFold:

@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from typer.testing import CliRunner, Result
 from agent_orchestrator.cli.app import app, normalize_argv
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.runtime.tmux import agent_pid
+from agent_orchestrator.runtime.launcher import agent_pid
 from agent_orchestrator.tokens.ledger import Ledger, read_ledger
 from agent_orchestrator.watchdog.driver import Watchdog
 from agent_orchestrator.watchdog.events import read_events
@@ -198,9 +199,8 @@ def test_phase_reset_forgets_completion_and_restarts_loop_agents(config: Path) -
     team = Team(config)
     log_dir = Path(load_config(config).defaults.log_dir)
     state = load_state(log_dir)  # as a watchdog leaves it after SEQUENCE-COMPLETE and on_complete
-    state.phase.index, state.phase.complete, state.phase.completed_at = 1, True, 1.0
-    state.phase.on_complete, state.phase.on_complete_phases = "started", 2
-    state.handoff.gate = "G3"
+    state = replace(state, phase=replace(state.phase, index=1, complete=True, completed_at=1.0, on_complete="started",
+                                         on_complete_phases=2), handoff=replace(state.handoff, gate="G3"))
     save_state(log_dir, state)
     before = team.pids()
     assert agents("phase", "reset", "--config", str(config)).exit_code == 2

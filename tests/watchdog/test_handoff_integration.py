@@ -26,8 +26,9 @@ from typer.testing import CliRunner
 from agent_orchestrator.cli.app import app, normalize_argv
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.runtime.tmux import agent_pid
-from agent_orchestrator.watchdog.driver import Watchdog, lock_holder
+from agent_orchestrator.runtime.launcher import agent_pid
+from agent_orchestrator.watchdog.driver import Watchdog
+from agent_orchestrator.watchdog.lock import lock_holder
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 from tests.support.fake_agent import FAKE_BACKEND, fake_agent_block, inbox, mode_log

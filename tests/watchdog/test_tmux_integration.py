@@ -13,14 +13,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.runtime.tmux import agent_pid
-from agent_orchestrator.watchdog.driver import LockHeld, Watchdog, lock_holder
+from agent_orchestrator.runtime.launcher import agent_pid
+from agent_orchestrator.watchdog.driver import Watchdog
+from agent_orchestrator.watchdog.lock import LockHeld, lock_holder
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 from tests.support.fake_agent import FAKE_BACKEND, fake_agent_block, inbox, set_mode
@@ -253,7 +255,7 @@ def test_invalid_edit_keeps_the_last_good_config(tmp_path: Path, socket: str) ->
     path.write_text(good + '\n[[agent]]\nname = "broken"\nkind = "daemon"\n')
     os.kill(agent_pid(project.spec_dir, "t-a"), signal.SIGKILL)
     assert wait_until(lambda: project.status()[0].state == "dead")
-    dog.state.last_heavy = 0
+    dog.state = replace(dog.state, last_heavy=0)
     dog.tick()
     assert wait_until(lambda: project.status()[0].state == "running")  # still healing on the old config
     invalid = events(project, "config-invalid")

@@ -17,7 +17,7 @@ import pytest
 
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.runtime.tmux import agent_pid
+from agent_orchestrator.runtime.launcher import agent_pid
 from agent_orchestrator.watchdog.driver import Watchdog
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchers.framework import DecisionLedger

@@ -14,7 +14,7 @@ import pytest
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime.delivery import DeliveryResult
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.runtime.tmux import PaneObservation
+from agent_orchestrator.runtime.observation import PaneObservation
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchers.issue_runs import watcher as ir
 from agent_orchestrator.watchers.issue_runs.store import RunError, RunStore, start_run

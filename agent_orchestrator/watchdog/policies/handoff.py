@@ -11,10 +11,11 @@ of the latest claim) for per-gate token records. Nothing happens after SEQUENCE-
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from agent_orchestrator.handoff.markers import claim_label
-from agent_orchestrator.watchdog.model import Action, CommitView, GateChange, Note, Send, Tick
+from agent_orchestrator.watchdog.model import Action, CommitView, GateChange, Note, Send, Step, Tick
 
 
 @lru_cache(maxsize=32)
@@ -36,57 +37,63 @@ def inbox_text(path: str) -> str:
     return f"Watchdog: your inbox {path} changed on origin/main. git pull and read it."
 
 
-def handoff(tick: Tick) -> list[Action]:
+def handoff(tick: Tick) -> Step:
     """Ping actions for this tick's new commits and inbox changes."""
     loop = tick.config.loop
     git = tick.git
+    state = tick.state
     if loop is None or git is None or tick.phase.complete:  # complete before this tick: stopped
-        return []
-    hs = tick.state.handoff
+        return Step(state)
+    hs = state.handoff
     if not git.ok:
         if git.error != hs.fetch_error:
-            hs.fetch_error = git.error
-            return [Note("", "fetch-failed", f"git fetch of the handoff repo failed (retrying each tick): {git.error}")]
-        return []
+            state = replace(state, handoff=replace(hs, fetch_error=git.error))
+            return Step(state, (Note("", "fetch-failed", f"git fetch of the handoff repo failed (retrying each tick): {git.error}"),))
+        return Step(state)
     actions: list[Action] = []
     if hs.fetch_error:
-        hs.fetch_error = ""
+        hs = replace(hs, fetch_error="")
         actions.append(Note("", "fetch-ok", "git fetch of the handoff repo works again"))
     if git.head is None:
-        return actions
+        return Step(replace(state, handoff=hs), tuple(actions))
+    commits = git.commits
+    baseline = dict(hs.inbox)
     if git.rewritten:
         # Re-baseline; `commits` then holds only work pushed with the rewrite (see GitRepo).
         actions.append(Note("", "history-rewritten", f"origin/main was rewritten; re-baselined at {git.head[:8]} without re-pinging"))
-        hs.inbox = dict(git.inbox_blobs)
+        baseline = dict(git.inbox_blobs)
     if hs.last_seen is None:
-        # First sight: inboxes are baselined; `commits` holds only what was pushed since the run
-        # started (the driver picks them), so a claim that beat the first fetch is still pinged.
-        hs.inbox = dict(git.inbox_blobs)
+        # First sight: inboxes are baselined; of the recent history only what was pushed since
+        # the run started is new, so a claim that beat the first fetch is still pinged.
+        baseline = dict(git.inbox_blobs)
+        since = state.run_started if state.run_started is not None else tick.now
+        commits = tuple(c for c in commits if c.ts >= since)
     handoff_cfg = loop.handoff
-    claims = [c for c in git.commits if _pattern(handoff_cfg.claim_pattern).search(c.subject)]
-    reviews = [c for c in git.commits if _pattern(handoff_cfg.review_pattern).search(c.subject)]
+    claims = [c for c in commits if _pattern(handoff_cfg.claim_pattern).search(c.subject)]
+    reviews = [c for c in commits if _pattern(handoff_cfg.review_pattern).search(c.subject)]
     # The phase is done (advancing now, or waiting for a turn to end): loop agents are about to
     # restart into the next phase, so a ping to them would only land in a dying session.
-    ending = tick.state.phase.done_seen_at is not None or tick.state.phase.index != tick.phase.index or tick.state.phase.complete
+    ph = state.phase
+    ending = ph.done_seen_at is not None or ph.index != tick.phase.index or ph.complete
     loop_agents = {a.name for a in tick.config.agents if a.kind == "loop"}
-    for commits, targets, kind in ((claims, handoff_cfg.claim_pings, "claim"), (reviews, handoff_cfg.review_pings, "review")):
-        if not commits:
+    for found, targets, kind in ((claims, handoff_cfg.claim_pings, "claim"), (reviews, handoff_cfg.review_pings, "review")):
+        if not found:
             continue
         for agent in targets:
             if ending and agent in loop_agents:
                 continue
-            actions.append(Send(agent, ping_text(kind, commits), "ping", f"{kind}: {commits[-1].subject}"))
+            actions.append(Send(agent, ping_text(kind, found), "ping", f"{kind}: {found[-1].subject}"))
+    gate, gate_started = hs.gate, hs.gate_started
     for commit in claims:
         label = claim_label(commit.subject)
-        if label and label != hs.gate:
-            actions.append(GateChange(tick.phase.phase_id, hs.gate, label, f"gate {label} claimed ({commit.sha[:8]})"))
-            hs.gate, hs.gate_started = label, tick.now
-    if tick.state.phase.index != tick.phase.index or tick.state.phase.complete:
-        hs.gate = hs.gate_started = None  # the phase ended this tick; its gate ended with it
+        if label and label != gate:
+            actions.append(GateChange(tick.phase.phase_id, gate, label, f"gate {label} claimed ({commit.sha[:8]})"))
+            gate, gate_started = label, tick.now
+    if ph.index != tick.phase.index or ph.complete:
+        gate = gate_started = None  # the phase ended this tick; its gate ended with it
     for path, agent in handoff_cfg.inboxes.items():
         blob = git.inbox_blobs.get(path)
-        if blob is not None and blob != hs.inbox.get(path):
+        if blob is not None and blob != baseline.get(path):
             actions.append(Send(agent, inbox_text(path), "ping", f"inbox {path} changed"))
-    hs.inbox = dict(git.inbox_blobs)
-    hs.last_seen = git.head
-    return actions
+    hs = replace(hs, inbox=dict(git.inbox_blobs), last_seen=git.head, gate=gate, gate_started=gate_started)
+    return Step(replace(state, handoff=hs), tuple(actions))

@@ -12,7 +12,11 @@ policy so a crash loop ends in `needs-human` instead of a restart storm.
 
 from __future__ import annotations
 
-from agent_orchestrator.watchdog.model import Action, AgentView, Note, Start, Tick
+from dataclasses import replace
+
+from agent_orchestrator.watchdog.model import Action, AgentView, Note, Start, Step, Tick
+from agent_orchestrator.watchdog.policies.starts import on_start
+from agent_orchestrator.watchdog.state import AgentState, WatchdogState
 
 
 def heal_reason(view: AgentView) -> tuple[str, bool] | None:
@@ -30,53 +34,41 @@ def heal_reason(view: AgentView) -> tuple[str, bool] | None:
     return None
 
 
-def record_start(tick: Tick, name: str) -> None:
-    """Bookkeeping for a (re)start decided now: restart history, fresh idle clock, no stale facts."""
-    st = tick.agent_state(name)
-    now = tick.now
-    window = tick.config.watchdog.restart_window
-    st.restarts = [t for t in st.restarts if now - t < window] + [now]
-    st.last_start = now
-    st.idle_since = now
-    st.facts = None
-    st.last_activity = None
-    st.dialogs_answered = 0
-    st.pending = []  # messages for the old session (a nudge, a ping) do not fit the new one
+def allow_restart(tick: Tick, st: AgentState, name: str, reason: str, run_seconds: float | None) -> tuple[AgentState, tuple[Action, ...] | None]:
+    """Apply the restart policy to one agent about to be restarted.
 
-
-def allow_restart(tick: Tick, name: str, reason: str, run_seconds: float | None) -> list[Action] | None:
-    """Apply the restart policy; returns blocking actions (needs-human / backoff notes) or None
-    when the restart may go ahead now."""
+    Returns its new state and either the blocking actions (a needs-human note, or nothing while
+    a backoff runs) or None when the restart may go ahead now.
+    """
     wd = tick.config.watchdog
-    st = tick.agent_state(name)
     now = tick.now
     if st.needs_human:
-        return []
+        return st, ()
     lived = run_seconds if run_seconds is not None else (now - st.last_start if st.last_start else None)
     if st.next_restart_at <= 0 and st.last_start is not None and lived is not None:
         # First look at this death: a failed start, or a run that got going?
-        st.failed_starts = st.failed_starts + 1 if lived < wd.start_secs else 0
-        if st.failed_starts:
-            delay = min(wd.restart_backoff * 2 ** (st.failed_starts - 1), wd.restart_backoff_max)
-            st.next_restart_at = now + delay
+        failed = st.failed_starts + 1 if lived < wd.start_secs else 0
+        st = replace(st, failed_starts=failed)
+        if failed:
+            st = replace(st, next_restart_at=now + min(wd.restart_backoff * 2 ** (failed - 1), wd.restart_backoff_max))
     recent = [t for t in st.restarts if now - t < wd.restart_window]
     if len(recent) >= wd.restart_burst:
-        st.needs_human = f"{len(recent)} restarts within {wd.restart_window:g}s (last: {reason})"
-        return [Note(name, "needs-human", st.needs_human, {"restarts": len(recent)})]
+        why = f"{len(recent)} restarts within {wd.restart_window:g}s (last: {reason})"
+        return replace(st, needs_human=why), (Note(name, "needs-human", why, {"restarts": len(recent)}),)
     if st.next_restart_at > now:
-        return []
-    st.next_restart_at = 0.0
-    return None
+        return st, ()
+    return replace(st, next_restart_at=0.0), None
 
 
-def heal(tick: Tick) -> list[Action]:
-    """Restart actions for every healable agent that needs one (heavy ticks only)."""
+def heal(tick: Tick) -> Step:
+    """Restart actions for every healable agent and service that needs one (heavy ticks only)."""
     if not tick.heavy:
-        return []
+        return Step(tick.state)
+    state = tick.state
     actions: list[Action] = []
     for name, view in tick.views.items():
         agent = view.agent
-        st = tick.agent_state(name)
+        st = state.agent(name)
         if not agent.enabled or agent.watch not in ("heal", "heal+stall") or agent.kind == "task":
             continue
         if st.paused or st.limit is not None:
@@ -86,35 +78,38 @@ def heal(tick: Tick) -> list[Action]:
         found = heal_reason(view)
         if found is None:
             if st.failed_starts and st.last_start and tick.now - st.last_start >= tick.config.watchdog.start_secs:
-                st.failed_starts = 0  # it has stayed up: the start counts as good
+                state = state.with_agent(name, replace(st, failed_starts=0))  # it stayed up: a good start
             continue
         reason, fatal = found
-        blocked = allow_restart(tick, name, reason, view.run_seconds)
+        st, blocked = allow_restart(tick, st, name, reason, view.run_seconds)
         if blocked is not None:
+            state = state.with_agent(name, st)
             actions += blocked
             continue
-        record_start(tick, name)
+        state = state.with_agent(name, on_start(st, tick.now, window=tick.config.watchdog.restart_window))
         resume = agent.resume and view.backend.supports_resume and not fatal
-        actions.append(Start(name, reason, resume=resume, action="heal"))
-    actions += _heal_services(tick)
-    return actions
+        actions.append(Start(name, reason, resume=resume, kind="heal"))
+    state, service_actions = _heal_services(tick, state)
+    return Step(state, (*actions, *service_actions))
 
 
-def _heal_services(tick: Tick) -> list[Action]:
+def _heal_services(tick: Tick, state: WatchdogState) -> tuple[WatchdogState, list[Action]]:
     actions: list[Action] = []
     for service in tick.config.services:
         if not service.enabled or service.watch != "heal" or service.name not in tick.services:
             continue
-        if tick.agent_state(service.name).paused:
+        st = state.agent(service.name)
+        if st.paused:
             continue  # stopped by hand (`agents down NAME`)
         pane = tick.services[service.name]
         if pane is not None and not pane.dead:
             continue
         reason = "session gone" if pane is None else f"exited with status {pane.dead_status}"
-        blocked = allow_restart(tick, service.name, reason, None)
+        st, blocked = allow_restart(tick, st, service.name, reason, None)
         if blocked is not None:
+            state = state.with_agent(service.name, st)
             actions += blocked
             continue
-        record_start(tick, service.name)
-        actions.append(Start(service.name, reason, action="heal"))
-    return actions
+        state = state.with_agent(service.name, on_start(st, tick.now, window=tick.config.watchdog.restart_window))
+        actions.append(Start(service.name, reason, kind="heal"))
+    return state, actions

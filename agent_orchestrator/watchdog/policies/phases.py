@@ -13,107 +13,111 @@
 
 from __future__ import annotations
 
-from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Start, Tick
-from agent_orchestrator.watchdog.state import WatchdogState
+from dataclasses import replace
 
+from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Start, Step, Tick
+from agent_orchestrator.watchdog.policies.starts import on_start
+from agent_orchestrator.watchdog.state import AgentState, WatchdogState
 
 ADVANCE_GRACE = 60.0  # seconds a phase advance waits for busy loop agents to finish their turn
 
 
-def restart_loop_agents(tick: Tick, reason: str) -> list[Action]:
+def restart_loop_agents(tick: Tick, state: WatchdogState, reason: str) -> tuple[WatchdogState, list[Action]]:
     """Fresh (or resumed, with [loop].resume) starts of every enabled loop agent."""
     loop = tick.config.loop
     actions: list[Action] = []
     for agent in tick.config.agents:
         if agent.kind != "loop" or not agent.enabled:
             continue
-        st = tick.agent_state(agent.name)
-        st.nudged_phase = None
-        st.idle_since, st.facts, st.last_activity = tick.now, None, None
-        st.pending = []
-        actions.append(Start(agent.name, reason, resume=bool(loop and loop.resume), action="advance"))
-    return actions
+        st = on_start(state.agent(agent.name), tick.now, window=tick.config.watchdog.restart_window, count=False)
+        state = state.with_agent(agent.name, st)
+        actions.append(Start(agent.name, reason, resume=bool(loop and loop.resume), kind="advance"))
+    return state, actions
 
 
-def set_phase(state: WatchdogState, index: int, now: float, *, reset: bool = False) -> None:
-    """Move the phase machine to `index` by hand (`phase set/advance/reset`): the phase starts
-    now, the sequence is no longer complete, DONE-nudge flags and the done check are cleared.
-    `reset` also forgets that on_complete ran and the gate in flight."""
-    ph = state.phase
-    ph.index, ph.started, ph.complete, ph.completed_at = index, now, False, None
+def set_phase(state: WatchdogState, index: int, now: float, *, reset: bool = False) -> WatchdogState:
+    """The state moved to phase `index` by hand (`phase set/advance/reset`): the phase starts
+    now, the sequence is no longer complete and DONE-nudge flags are cleared. `reset` also
+    forgets that on_complete ran and the gate in flight."""
+    ph = replace(state.phase, index=index, started=now, complete=False, completed_at=None, done_seen_at=None)
+    hs = state.handoff
     if reset:
-        ph.on_complete, ph.on_complete_phases = "", 0
-        state.handoff.gate = state.handoff.gate_started = None
-    state.handoff.checked_head = state.handoff.checked_phase = None
-    state.handoff.status_done = False
-    for st in state.agents.values():
-        st.nudged_phase = None
+        ph = replace(ph, on_complete="", on_complete_phases=0)
+        hs = replace(hs, gate=None, gate_started=None)
+    agents: dict[str, AgentState] = {name: replace(st, nudged_phase=None) for name, st in state.agents.items()}
+    return replace(state, phase=ph, handoff=hs, agents=agents)
 
 
-def on_complete(tick: Tick) -> list[Action]:
+def on_complete(tick: Tick, state: WatchdogState) -> tuple[WatchdogState, list[Action]]:
     """Start the on_complete task exactly once per completion, also across watchdog restarts.
 
     "pending" (decided at completion, on disk) → "starting": the task's launcher pid as it is now
-    is remembered and the start goes out; the executor marks "started" once it is done. A
+    is remembered and the start goes out; settling the start's outcome marks "started". A
     watchdog that died in between finds "starting" and looks at the launcher pid: a new one means
     the task did start (mark it), the same one means it did not (start it now). No clocks are
-    compared, so the check holds to the process, however close two completions come.
+    compared, so the check holds to the process, however close two completions come. A start
+    that failed is retried after the restart backoff, not every tick.
     """
     loop = tick.config.loop
-    ph = tick.state.phase
+    ph = state.phase
     if loop is None or loop.on_complete is None or ph.on_complete not in ("pending", "starting"):
-        return []
+        return state, []
     name = loop.on_complete.run
     view = tick.views.get(name)
     launch_pid = view.launch_pid if view is not None else None
     if ph.on_complete == "starting":
         if launch_pid is not None and launch_pid != ph.on_complete_prev_pid:
-            ph.on_complete = "started"
-            return [Note(name, "on-complete-confirmed", "already started before the watchdog restarted")]
+            state = replace(state, phase=replace(ph, on_complete="started"))
+            return state, [Note(name, "on-complete-confirmed", "already started before the watchdog restarted")]
+        if state.agent(name).next_restart_at > tick.now:
+            return state, []  # the last start failed: back off
     else:
-        ph.on_complete, ph.on_complete_prev_pid = "starting", launch_pid
-    return [Start(name, "sequence complete: on_complete", action="on-complete")]
+        state = replace(state, phase=replace(ph, on_complete="starting", on_complete_prev_pid=launch_pid))
+    state = state.with_agent(name, on_start(state.agent(name), tick.now, window=tick.config.watchdog.restart_window, count=False))
+    return state, [Start(name, "sequence complete: on_complete", kind="on-complete")]
 
 
-def phases(tick: Tick) -> list[Action]:
+def phases(tick: Tick) -> Step:
     """Advance, complete or resume the phase sequence."""
     loop = tick.config.loop
+    state = tick.state
     if loop is None or not loop.phases:
-        return []
-    ph = tick.state.phase
+        return Step(state)
+    ph = state.phase
     if ph.started is None:
-        ph.started = tick.now
+        ph = replace(ph, started=tick.now)
+        state = replace(state, phase=ph)
     if ph.complete:
         if len(loop.phases) > ph.index + 1:
-            ph.index += 1
-            ph.complete, ph.completed_at, ph.started = False, None, tick.now
-            new = loop.phases[ph.index].id
-            return [PhaseChange(None, ph.index, False, f"phases were appended: resuming at {new}", resumed=new),
-                    *restart_loop_agents(tick, f"phase {new} (appended)")]
-        return on_complete(tick)
+            index = ph.index + 1
+            state = replace(state, phase=replace(ph, index=index, complete=False, completed_at=None, started=tick.now))
+            new = loop.phases[index].id
+            state, starts = restart_loop_agents(tick, state, f"phase {new} (appended)")
+            return Step(state, (PhaseChange(None, index, False, f"phases were appended: resuming at {new}", resumed=new), *starts))
+        state, actions = on_complete(tick, state)
+        return Step(state, tuple(actions))
     git = tick.git
     if git is None or not git.ok or not git.status_done:
-        ph.done_seen_at = None
-        return []
+        return Step(replace(state, phase=replace(ph, done_seen_at=None)) if ph.done_seen_at is not None else state)
     ended = loop.phases[min(ph.index, len(loop.phases) - 1)].id
     # The agent that pushed the marker is usually still finishing its reply: restarting it now
     # would cut that reply off (and lose its tokens). Wait, a bounded time, for idle loop agents.
     busy = sorted(n for n, v in tick.views.items() if v.agent.kind == "loop" and v.alive and v.busy)
     if busy and (ph.done_seen_at is None or tick.now - ph.done_seen_at < ADVANCE_GRACE):
-        first = ph.done_seen_at is None
-        ph.done_seen_at = ph.done_seen_at or tick.now
-        return [Note("", "phase-done-waiting", f"{ended} is done; waiting for {', '.join(busy)} to finish the turn")] if first else []
-    ph.done_seen_at = None
+        if ph.done_seen_at is not None:
+            return Step(state)
+        state = replace(state, phase=replace(ph, done_seen_at=tick.now))
+        return Step(state, (Note("", "phase-done-waiting", f"{ended} is done; waiting for {', '.join(busy)} to finish the turn"),))
     # The gate in flight ends with its phase (its token record is closed with the phase's).
-    tick.state.handoff.gate = tick.state.handoff.gate_started = None
+    state = replace(state, handoff=replace(state.handoff, gate=None, gate_started=None))
+    ph = replace(ph, done_seen_at=None)
     if ph.index + 1 < len(loop.phases):
-        ph.index += 1
-        ph.started = tick.now
-        new = loop.phases[ph.index].id
-        return [PhaseChange(ended, ph.index, False, f"{ended} done: advancing to {new}"),
-                *restart_loop_agents(tick, f"phase {new}")]
-    ph.complete, ph.completed_at = True, tick.now
-    actions: list[Action] = [PhaseChange(ended, ph.index, True, f"{ended} done: SEQUENCE-COMPLETE")]
+        index = ph.index + 1
+        state = replace(state, phase=replace(ph, index=index, started=tick.now))
+        new = loop.phases[index].id
+        state, starts = restart_loop_agents(tick, state, f"phase {new}")
+        return Step(state, (PhaseChange(ended, index, False, f"{ended} done: advancing to {new}"), *starts))
+    ph = replace(ph, complete=True, completed_at=tick.now)
     if loop.on_complete is not None and ph.on_complete_phases < len(loop.phases):
-        ph.on_complete, ph.on_complete_phases = "pending", len(loop.phases)
-    return actions
+        ph = replace(ph, on_complete="pending", on_complete_phases=len(loop.phases))
+    return Step(replace(state, phase=ph), (PhaseChange(ended, ph.index, True, f"{ended} done: SEQUENCE-COMPLETE"),))

@@ -13,8 +13,11 @@ turn is rebooted without a nudge: it could not read one.
 
 from __future__ import annotations
 
-from agent_orchestrator.watchdog.model import Action, AgentView, Send, Start, Tick
-from agent_orchestrator.watchdog.policies.heal import allow_restart, record_start
+from dataclasses import replace
+
+from agent_orchestrator.watchdog.model import Action, AgentView, Send, Start, Step, Tick
+from agent_orchestrator.watchdog.policies.heal import allow_restart
+from agent_orchestrator.watchdog.policies.starts import on_start
 
 
 def nudge_text(tick: Tick) -> str:
@@ -31,8 +34,7 @@ def nudge_text(tick: Tick) -> str:
 
 def idle_seconds(tick: Tick, view: AgentView) -> float | None:
     """Seconds since the agent's screen last changed (None when unknown)."""
-    st = tick.agent_state(view.name)
-    since = st.idle_since
+    since = tick.agent_state(view.name).idle_since
     if since is None and view.pane is not None:
         since = view.pane.window_activity
     return None if since is None else max(0.0, tick.now - since)
@@ -61,13 +63,14 @@ def stall_reason(tick: Tick, view: AgentView) -> str | None:
     return None
 
 
-def stall(tick: Tick) -> list[Action]:
+def stall(tick: Tick) -> Step:
     """Nudge or reboot every stalled agent (signal ticks)."""
+    state = tick.state
     actions: list[Action] = []
     loop = tick.config.loop
     for name, view in tick.views.items():
         agent = view.agent
-        st = tick.agent_state(name)
+        st = state.agent(name)
         if not agent.enabled or agent.watch != "heal+stall" or not view.alive:
             continue
         if st.paused or st.limit is not None or st.needs_human:
@@ -83,14 +86,15 @@ def stall(tick: Tick) -> list[Action]:
         hung = view.busy
         if (agent.kind == "loop" and loop is not None and loop.done_nudge and phase.phase_id is not None
                 and not phase.done and st.nudged_phase != phase.phase_id and not hung):
-            st.nudged_phase = phase.phase_id
-            st.idle_since = tick.now  # a fresh idle window follows the nudge
+            # A fresh idle window follows the nudge.
+            state = state.with_agent(name, replace(st, nudged_phase=phase.phase_id, idle_since=tick.now))
             actions.append(Send(name, nudge_text(tick), "nudge", f"stalled: {reason}"))
             continue
-        blocked = allow_restart(tick, name, f"stalled: {reason}", None)
+        st, blocked = allow_restart(tick, st, name, f"stalled: {reason}", None)
         if blocked is not None:
+            state = state.with_agent(name, st)
             actions += blocked
             continue
-        record_start(tick, name)
-        actions.append(Start(name, f"stalled: {reason}", action="reboot"))
-    return actions
+        state = state.with_agent(name, on_start(st, tick.now, window=tick.config.watchdog.restart_window))
+        actions.append(Start(name, f"stalled: {reason}", kind="reboot"))
+    return Step(state, tuple(actions))

@@ -17,6 +17,7 @@ from agent_orchestrator.watchers.framework import (
     WatcherContext,
     namespace,
 )
+from agent_orchestrator.watchdog.state import WatchdogState
 from agent_orchestrator.watchers.sources import EventFold, watchdog_state
 
 KIND = "held"
@@ -25,13 +26,12 @@ CONTEXT, CHOICE = "agent-held", "flag-held"
 VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
 
 
-def held_agents(state: Mapping[str, Any], paused_at: Mapping[str, float], first_seen: dict[str, float], now: float) -> list[Entity]:
+def held_agents(state: WatchdogState, paused_at: Mapping[str, float], first_seen: dict[str, float], now: float) -> list[Entity]:
     """Paused agents as entities (pure apart from remembering `first_seen` for agents without a
     pause event)."""
     out = []
-    agents = state.get("agents") or {}
-    for name, st in agents.items():
-        if not isinstance(st, dict) or not st.get("paused"):
+    for name, st in state.agents.items():
+        if not st.paused:
             first_seen.pop(name, None)
             continue
         since = paused_at.get(name)

@@ -17,6 +17,7 @@ from agent_orchestrator.watchers.framework import (
     WatcherContext,
     namespace,
 )
+from agent_orchestrator.watchdog.state import WatchdogState
 from agent_orchestrator.watchers.sources import handoff_repo, refresh, watchdog_state
 
 KIND = "phases"
@@ -25,14 +26,14 @@ CONTEXT, CHOICE = "phase-open", "flag-phase"
 VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
 
 
-def open_phase(phase_ids: list[str], state: dict[str, Any], latest_commit_at: float | None) -> list[Entity]:
+def open_phase(phase_ids: list[str], state: WatchdogState, latest_commit_at: float | None) -> list[Entity]:
     """The current phase as an entity (pure), folded with the latest commit time; [] when there
     is no phase, the watchdog has not started one, or the sequence is complete."""
-    ph = state.get("phase") or {}
-    started = ph.get("started")
-    if not phase_ids or ph.get("complete") or not isinstance(started, (int, float)):
+    ph = state.phase
+    started = ph.started
+    if not phase_ids or ph.complete or started is None:
         return []
-    index = min(max(int(ph.get("index") or 0), 0), len(phase_ids) - 1)
+    index = min(max(ph.index, 0), len(phase_ids) - 1)
     phase_id = phase_ids[index]
     return [Entity(id=f"phase:{phase_id}", state="open", changed_at=float(started), activity_at=latest_commit_at,
                    summary=f"phase {phase_id} ({index + 1}/{len(phase_ids)}) is open with no commit on origin/main",

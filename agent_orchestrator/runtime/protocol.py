@@ -1,0 +1,66 @@
+"""The runtime protocol: what the watchdog, delivery and `Project` need from a tmux server.
+
+`TmuxRuntime` (runtime/tmux.py) is the real one; tests use an in-memory fake with the same
+methods, so a whole watchdog tick runs without tmux. Session names are exact tmux session names;
+errors are `TmuxError` (runtime/observation.py), never libtmux's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent_orchestrator.runtime.observation import PaneObservation
+
+
+class Runtime(Protocol):
+    """A tmux server holding agent sessions (one agent pane per session)."""
+
+    socket: str | None
+    calls: int
+
+    def observe(self) -> dict[str, PaneObservation]:
+        """Every session's agent pane by session name, from one bulk call; {} without a server."""
+        ...
+
+    def capture(self, session: str, lines: int | None = None) -> list[str]:
+        """The visible screen (bottom `lines` rows), trailing blank rows dropped. Raises TmuxError."""
+        ...
+
+    def capture_history(self, session: str, lines: int) -> list[str]:
+        """The last `lines` rows of scrollback + screen, blank runs folded. Raises TmuxError."""
+        ...
+
+    def has_session(self, session: str) -> bool:
+        """True when a session of exactly this name exists."""
+        ...
+
+    def start(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+              width: int = 200, height: int = 50, spec_dir: Path) -> None:
+        """Create `session` running `argv` through the pane launcher. Raises TmuxError."""
+        ...
+
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
+        """Run `argv` afresh in an existing session's pane (dead or alive). Raises TmuxError."""
+        ...
+
+    def kill(self, session: str) -> bool:
+        """Kill the session if it exists; True when one was killed."""
+        ...
+
+    def paste(self, session: str, text: str) -> None:
+        """Bracketed-paste `text` into the pane without submitting it. Raises TmuxError."""
+        ...
+
+    def send_key(self, session: str, *keys: str) -> None:
+        """Send tmux key names ("Enter", "Down", "C-c") to the pane. Raises TmuxError."""
+        ...
+
+    def agent_pid(self, session: str) -> int | None:
+        """Pid of the agent process the launcher started in the session's current run, or None."""
+        ...
+
+    def exit_record(self, session: str) -> dict[str, Any] | None:
+        """The launcher's record of the session's last run (`pid`, `started`, `ended`, `status` or
+        `signal`; epoch seconds), or None while it runs or when there is none."""
+        ...

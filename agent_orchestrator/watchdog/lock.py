@@ -1,0 +1,66 @@
+"""The project lock: one watchdog per project, and the phase verbs' guard when none runs."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class LockHeld(RuntimeError):
+    """Another watchdog holds the project's lock; `pid` names it."""
+
+    def __init__(self, path: Path, pid: str) -> None:
+        super().__init__(f"another watchdog is running for this project (pid {pid or 'unknown'}, lock {path})")
+        self.pid = pid
+
+
+class ProjectLock:
+    """An exclusive flock on `<log_dir>/watchdog.lock` holding the owner's pid.
+
+    The kernel drops a flock when its process dies, so a stale lock from a dead watchdog is taken
+    over without any cleanup.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.path = Path(log_dir) / "watchdog.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock. Raises LockHeld when a live process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise LockHeld(self.path, holder) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        """Give the lock up (a no-op when not held)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def lock_holder(log_dir: Path) -> int | None:
+    """Pid of the live watchdog holding the project's lock (-1 when unreadable), or None."""
+    path = Path(log_dir) / "watchdog.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.read(fd, 32).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

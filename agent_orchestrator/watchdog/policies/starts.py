@@ -1,0 +1,25 @@
+"""What a (re)start resets: the one place that says it, for every policy that starts an agent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agent_orchestrator.watchdog.state import AgentState
+
+
+def on_start(st: AgentState, now: float, *, window: float, count: bool = True, clear_holds: bool = False) -> AgentState:
+    """The agent's state once a start is decided at `now` (epoch seconds).
+
+    Every start gives a fresh idle clock, forgets the old session's screen, its dialog answers
+    and its undelivered messages (a nudge or ping for the old session does not fit the new one).
+    `count` adds the start to the restart history inside `window` seconds (heal, stall reboots,
+    task wakes: what the restart policy limits); a phase advance does not count. `clear_holds`
+    (`agents restart NAME`) also forgets the restart history, the backoff, a needs-human hold and
+    a usage-limit window.
+    """
+    restarts = tuple(t for t in st.restarts if now - t < window) + (now,) if count else st.restarts
+    st = replace(st, last_start=now, idle_since=now, facts=None, last_activity=None, dialogs_answered=0, pending=(),
+                 restarts=restarts)
+    if clear_holds:
+        st = replace(st, needs_human="", restarts=(), failed_starts=0, next_restart_at=0.0, limit=None)
+    return st

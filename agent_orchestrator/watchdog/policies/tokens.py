@@ -1,0 +1,50 @@
+"""Token records (signal tick): when the ledger closes a gate or a phase.
+
+The ledger itself reads the transcripts (an observation) and appends records (an action);
+this policy only decides when a bucket is final:
+
+- a gate is recorded when the next gate is claimed (`GateChange` this tick);
+- a phase is recorded when the machine advances (`PhaseChange`): after the loop agents were
+  restarted, their old sessions' transcripts are final, so the ledger reads once more first;
+- the last phase is recorded once the loop agents are idle after SEQUENCE-COMPLETE (they finish
+  the turn that pushed the marker), or `LAST_PHASE_WAIT` seconds after it at the latest;
+- a phase the ledger still holds open that is not the current one (moved by hand, or a crash
+  between the advance and the record) is recorded now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent_orchestrator.watchdog.model import Action, CloseTokens, GateChange, PhaseChange, Step, Tick
+
+LAST_PHASE_WAIT = 300.0  # seconds after SEQUENCE-COMPLETE the last phase stays open at most
+
+
+def tokens(tick: Tick, decided: Sequence[Action]) -> Step:
+    """CloseTokens actions for this tick, given the actions the other policies `decided`."""
+    loop = tick.config.loop
+    ledger = tick.tokens
+    if not tick.config.watchdog.log_tokens or ledger is None:
+        return Step(tick.state)
+    actions: list[Action] = []
+    closing: set[str] = set()
+    for action in decided:
+        if isinstance(action, GateChange) and action.previous is not None and action.phase is not None:
+            actions.append(CloseTokens(action.phase, gate_only=True, reason=f"gate {action.previous} ended: {action.label} claimed"))
+        elif isinstance(action, PhaseChange) and action.ended_phase is not None and not action.complete:
+            closing.add(action.ended_phase)
+            actions.append(CloseTokens(action.ended_phase, reread=True, reason=action.reason))
+    ph = tick.state.phase
+    open_phase = ledger.open_phase
+    if loop is None or not loop.phases or open_phase is None or open_phase in closing:
+        return Step(tick.state, tuple(actions))
+    current = loop.phases[min(ph.index, len(loop.phases) - 1)].id
+    if ph.complete and open_phase == current:
+        loop_busy = any(v.busy for v in tick.views.values() if v.agent.kind == "loop")
+        completed = ph.completed_at if ph.completed_at is not None else tick.now
+        if (not loop_busy and tick.now > completed) or tick.now - completed > LAST_PHASE_WAIT:
+            actions.append(CloseTokens(open_phase, reason="sequence complete; loop agents done"))
+    elif open_phase != current and not any(isinstance(a, PhaseChange) for a in decided):
+        actions.append(CloseTokens(open_phase, reason=f"phase {open_phase} is no longer current"))
+    return Step(tick.state, tuple(actions))
