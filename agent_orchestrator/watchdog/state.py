@@ -266,6 +266,10 @@ def _decode(tp: Any, value: Any, key: str) -> Any:  # noqa: C901 - one branch pe
         for f in dataclasses.fields(tp):
             if f.name in value:
                 kwargs[f.name] = _decode(_hints(tp)[f.name], value[f.name], f"{key}.{f.name}" if key else f.name)
+        missing = [f.name for f in dataclasses.fields(tp)
+                   if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise StateError(key, f"missing {', '.join(missing)}")
         return tp(**kwargs)
     if origin is tuple:
         if not isinstance(value, list):

@@ -17,11 +17,13 @@ from agent_orchestrator.runtime.observation import PaneObservation
 from agent_orchestrator.screen.facts import ScreenFacts
 from agent_orchestrator.watchdog.model import (
     Action,
+    AgentObservation,
     AgentView,
     CloseTokens,
     GitView,
     Keys,
     Note,
+    Observation,
     PhaseChange,
     PhaseView,
     Request,
@@ -77,7 +79,7 @@ def tick(config: Config, state: WatchdogState | None = None, *, now: float = NOW
          git: GitView | None = None, services: Mapping[str, PaneObservation | None] | None = None,
          run_seconds: Mapping[str, float] | None = None, launch_pid: Mapping[str, int] | None = None,
          wake_text: Mapping[str, str] | None = None, tokens: TokenView | None = None,
-         requests: Iterable[Request] = ()) -> Tick:
+         requests: Iterable[Request] = (), wake_error: Mapping[str, str] | None = None) -> Tick:
     """One tick over `config`: every agent alive (a fresh pane) unless `panes` says otherwise
     (None = session gone); facts from `screen`, else the state's; the phase from the state."""
     state = state or WatchdogState()
@@ -87,7 +89,7 @@ def tick(config: Config, state: WatchdogState | None = None, *, now: float = NOW
         f = (screen or {}).get(agent.name, state.agent(agent.name).facts)
         views[agent.name] = AgentView(agent.name, agent, config.backend_of(agent), p, f, captured, (status or {}).get(agent.name),
                                       (run_seconds or {}).get(agent.name), (launch_pid or {}).get(agent.name),
-                                      (wake_text or {}).get(agent.name))
+                                      (wake_text or {}).get(agent.name), (wake_error or {}).get(agent.name, ""))
     if phase is None:
         loop = config.loop
         ph = state.phase
@@ -98,6 +100,25 @@ def tick(config: Config, state: WatchdogState | None = None, *, now: float = NOW
         else:
             phase = PhaseView(complete=ph.complete)
     return Tick(config, state, views, now, phase, heavy, dict(services or {}), git, tokens, tuple(requests))
+
+
+def observation(config: Config, *, now: float = NOW, panes: Mapping[str, PaneObservation | None] | None = None,
+                screen: Mapping[str, ScreenFacts] | None = None, status: Mapping[str, str] | None = None,
+                git: GitView | None = None, services: Mapping[str, PaneObservation | None] | None = None,
+                run_seconds: Mapping[str, float] | None = None, launch_pid: Mapping[str, int] | None = None,
+                wake_text: Mapping[str, str] | None = None, tokens: TokenView | None = None,
+                requests: Iterable[Request] = (), created: Iterable[float] = ()) -> Observation:
+    """What one tick observed over `config` (the input of `decide` and `witness`): every agent
+    alive (a fresh pane) unless `panes` says otherwise (None = session gone); `screen` holds the
+    captures taken this tick (an agent without one was not captured: its facts are the state's)."""
+    agents = {}
+    for agent in config.agents:
+        agents[agent.name] = AgentObservation(
+            agent.name, (panes or {}).get(agent.name, pane(agent.session or "")), (screen or {}).get(agent.name),
+            (status or {}).get(agent.name), (run_seconds or {}).get(agent.name), (launch_pid or {}).get(agent.name),
+            (wake_text or {}).get(agent.name),
+        )
+    return Observation(now, agents, dict(services or {}), git, tuple(requests), tokens, tuple(created))
 
 
 def kinds(actions: Iterable[Action]) -> list[tuple[str, str, str]]:

@@ -30,7 +30,7 @@ def restart_loop_agents(tick: Tick, state: WatchdogState, reason: str) -> tuple[
         if agent.kind != "loop" or not agent.enabled:
             continue
         st = on_start(state.agent(agent.name), tick.now, window=tick.config.watchdog.restart_window, count=False)
-        state = state.with_agent(agent.name, st)
+        state = state.with_agent(agent.name, replace(st, nudged_phase=None))  # a new phase earns a new nudge
         actions.append(Start(agent.name, reason, resume=bool(loop and loop.resume), kind="advance"))
     return state, actions
 
