@@ -61,8 +61,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from agent_orchestrator.tokens import TranscriptScanner, Usage, claude_slug, scan_paths
+from agent_orchestrator.tokens import TranscriptScanner, Usage, scan_paths
 from agent_orchestrator.tokens.ledger import Ledger
+from agent_orchestrator.transcripts.discovery import claude_slug
 
 GEN_VERSION = 1
 MB = 1 << 20

@@ -5,12 +5,9 @@
     agent-log --path FILE_OR_DIR ...            # given transcript files / folders
     options: --follow/-f  --since 2h|ISO  --json  -n N  --result-lines N
 
-Where an agent's transcripts are (Claude Code 2.1.197, Codex CLI 0.169.0): the agent HOME is the
-``HOME`` of the agent's env, else its backend's env, else the current one. Claude:
-``<HOME>/.claude/projects/<claude_slug(dir)>/*.jsonl`` (``CLAUDE_CONFIG_DIR`` replaces
-``<HOME>/.claude``); Codex: ``rollout-*.jsonl`` under ``<CODEX_HOME or HOME/.codex>/sessions``
-whose ``session_meta`` cwd is the agent's dir. A backend ``transcripts.path`` other than the
-preset's replaces that base folder (``~`` = the agent HOME).
+This module parses the arguments and prints. Where an agent's transcripts are is decided by
+`transcripts.discovery`; reading them (`LogSet`) is `transcripts.reader`; rendering is
+`transcripts.render`.
 
 Exit codes: 0 ok (also Ctrl-C in --follow), 1 no transcripts found, 2 usage or config error.
 """
@@ -22,7 +19,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -33,14 +29,13 @@ from agent_orchestrator.cli import common
 from agent_orchestrator.config import ConfigError, load_config
 from agent_orchestrator.config.fields import suggest
 from agent_orchestrator.transcripts.discovery import Source, agent_source, path_source
-from agent_orchestrator.transcripts.logs import LogEvent, TranscriptTail, event_json, render_line
+from agent_orchestrator.transcripts.reader import LogSet, Tagged
+from agent_orchestrator.transcripts.render import event_json, render_line
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.5
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-Tagged = tuple[Optional[str], LogEvent]  # (agent name or None, event)
 
 app = typer.Typer(name="agent-log", add_completion=False, pretty_exceptions_enable=False,
                   help="Render agent transcripts (Claude Code, Codex) as a clean, greppable log.")  # fmt: skip
@@ -50,68 +45,6 @@ def fail(message: str, code: int) -> NoReturn:
     """Print `message` on stderr and exit with `code`."""
     typer.echo(message, err=True)
     raise typer.Exit(code)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@dataclass
-class _Followed:
-    """One file of a `LogSet`: its agent, its reader, the time of its last timed event."""
-
-    agent: str | None
-    tail: TranscriptTail
-    last: datetime = datetime.min.replace(tzinfo=UTC)
-
-
-class LogSet:
-    """The transcripts of a selection, read incrementally (byte offsets per file).
-
-    `poll` lists the sources' files again (picking up new sessions), reads what each file gained
-    since the last poll, and returns the new events tagged with their agent, in time order (files
-    oldest first; events by timestamp, an event without one keeps its place after the event
-    before it in its file). ``warn`` receives one-line notes (unrecognised or unreadable files).
-    """
-
-    def __init__(self, sources: list[Source], warn: Callable[[str], None] = lambda _: None) -> None:
-        self.sources, self.warn = sources, warn
-        self.files: dict[Path, _Followed] = {}
-        self._noted: set[Path] = set()
-
-    def poll(self) -> list[Tagged]:
-        """New events since the last call (on the first call: everything)."""
-        for src in self.sources:
-            for path in src.files():
-                if path not in self.files:
-                    self.files[path] = _Followed(src.agent, TranscriptTail(path))
-        keyed: list[tuple[datetime, int, Tagged]] = []
-        for path in sorted(self.files, key=_mtime):
-            followed = self.files[path]
-            tail = followed.tail
-            try:
-                events = tail.read()
-            except FileNotFoundError:
-                del self.files[path]  # a session file removed (Claude deletes old transcripts)
-                continue
-            except OSError as exc:
-                self._note(path, f"{path}: cannot read: {exc.strerror}")
-                continue
-            if tail.kind == "unknown":
-                self._note(path, f"{path}: not a Claude Code or Codex transcript; skipped")
-            for ev in events:
-                followed.last = ev.ts or followed.last
-                keyed.append((followed.last, len(keyed), (followed.agent, ev)))
-        keyed.sort(key=lambda k: (k[0], k[1]))
-        return [k[2] for k in keyed]
-
-    def _note(self, path: Path, message: str) -> None:
-        if path not in self._noted:
-            self._noted.add(path)
-            self.warn(message)
 
 
 def parse_since(text: str, now: datetime) -> datetime:

@@ -17,6 +17,8 @@ import typer
 from agent_orchestrator.cli import common, render
 from agent_orchestrator.cli import phase as phase_cli
 from agent_orchestrator.cli import rehearse as rehearse_cli
+from agent_orchestrator.cli import runs as runs_cli
+from agent_orchestrator.cli import supervise as supervise_cli
 from agent_orchestrator.cli import tokens as tokens_cli
 from agent_orchestrator.cli import watchers as watchers_cli
 from agent_orchestrator.config import ConfigError
@@ -37,8 +39,11 @@ app.add_typer(phase_cli.app, name="phase")
 app.add_typer(rehearse_cli.app, name="rehearse")
 app.command("tokens")(tokens_cli.tokens)
 app.add_typer(watchers_cli.flags_app, name="flags")
-for _verb in ("watch", "pause", "resume", "run"):
-    app.command(_verb)(getattr(watchers_cli, _verb))
+app.add_typer(watchers_cli.watcher_app, name="watcher")
+app.command("watch", hidden=True)(watchers_cli.watch)  # the former `watcher run`, kept for one release
+app.command("pause")(supervise_cli.pause)
+app.command("resume")(supervise_cli.resume)
+app.command("run")(runs_cli.run)
 out, err = common.out, common.err
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = common.EXIT_OK, common.EXIT_FAILURE, common.EXIT_USAGE
 fail, config_path, load, project = common.fail, common.config_path, common.load, common.project

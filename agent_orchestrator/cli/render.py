@@ -71,7 +71,7 @@ def status_table(config: Config, rows: Sequence[UnitStatus], flags: Mapping[str,
 
 
 def flags_table(flags: Sequence, now: float) -> Table:
-    """`agents flags`: two lines per decision (`scaffold.Flag`), oldest first — the short id, its
+    """`agents flags`: two lines per decision (`watchers.decisions.Flag`), oldest first — the short id, its
     status, watcher, entity, context -> choice and age, then the reasoning (wrapped)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(no_wrap=True)

@@ -1,4 +1,7 @@
-"""`agents watch | flags [resolve] | pause | resume | run` — domain watchers and issue runs."""
+"""`agents watcher run NAME | flags [resolve]` — domain watcher agents and their decisions.
+
+`agents watch NAME` is the former name of `watcher run NAME`: a hidden alias, kept for one release.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,19 @@ from typing import Optional
 import typer
 
 from agent_orchestrator.cli import common, render
-from agent_orchestrator.config import ConfigError
-from agent_orchestrator.watchdog.lock import lock_holder
-from agent_orchestrator.watchdog.requests import request_watchdog
-from agent_orchestrator.watchers.framework import DecisionLedger
-from agent_orchestrator.watchers.sources import watchdog_state
+from agent_orchestrator.config import Config, ConfigError
+from agent_orchestrator.watchers.ledger import DecisionLedger, open_counts
 
+watcher_app = typer.Typer(help="Domain watcher agents: run one in the foreground.", no_args_is_help=True)
 flags_app = typer.Typer(help="Decisions of the domain watchers: list them, resolve one.")
 
 
-def watch(ctx: typer.Context, name: str = typer.Argument(..., help="The watcher agent to run.")) -> None:
-    """Run a watcher agent's loop in the foreground (`up` runs it in the agent's session)."""
+@watcher_app.command("run")
+def run(ctx: typer.Context, name: str = typer.Argument(..., help="The watcher agent to run.")) -> None:
+    """Run a watcher agent's loop in the foreground (`up` runs it in the agent's session).
+
+    Exits 2 when the config does not validate or `name` is not a watcher agent.
+    """
     from agent_orchestrator.watchers.host import HostError, run_watcher
 
     common.load(ctx)
@@ -33,6 +38,11 @@ def watch(ctx: typer.Context, name: str = typer.Argument(..., help="The watcher 
         for line in exc.lines:
             common.err.print(line, markup=False)
         raise typer.Exit(common.EXIT_USAGE) from None
+
+
+def watch(ctx: typer.Context, name: str = typer.Argument(..., help="The watcher agent to run.")) -> None:
+    """Former name of `watcher run NAME` (hidden; kept for one release)."""
+    run(ctx, name)
 
 
 @flags_app.callback(invoke_without_command=True)
@@ -66,7 +76,10 @@ def resolve(
     decision: str = typer.Argument(..., help="Decision id (or an unambiguous prefix, as `flags` shows it)."),
     note: str = typer.Option("", "--note", "-m", help="Why it is resolved (kept in the ledger)."),
 ) -> None:
-    """Close a flag: appends a resolution record (the decision itself is never rewritten)."""
+    """Close a flag: appends a resolution record (the decision itself is never rewritten).
+
+    Exits 2 when no decision, or more than one, matches.
+    """
     config = common.load(ctx)
     ledger = DecisionLedger(Path(config.defaults.log_dir))
     matches = ledger.find(decision)
@@ -89,71 +102,8 @@ def _who() -> str:
         return "operator"
 
 
-def _pause_or_resume(ctx: typer.Context, name: str, action: str) -> None:
-    proj = common.project(ctx)
-    agent = proj.config.agent(name)
-    if agent is None:
-        kind = "a service; only agents can be" if proj.config.service(name) else "no such agent; agents:"
-        known = "" if proj.config.service(name) else " " + ", ".join(a.name for a in proj.config.agents)
-        common.fail(f"{name}: {kind}{known} {action}d".rstrip(), common.EXIT_USAGE)
-    if watchdog_state(proj.log_dir).agent(name).paused == (action == "pause"):
-        common.out.print(f"{name} is already {action}d; requesting it again anyway", markup=False)
-    path = request_watchdog(proj.log_dir, action, name)
-    holder = lock_holder(proj.log_dir)
-    if action == "pause":
-        effect = (f"the watchdog will leave {name} alone — no heal, stall nudge or wake — until `agents resume {name}`; "
-                  f"its session keeps running")
-        if proj.config.is_watcher(agent):
-            effect += "; a paused watcher's ticks do nothing"
-    else:
-        effect = f"the watchdog supervises {name} again (heal, stall, wakes as configured)"
-    if holder:
-        when = f"the watchdog (pid {holder}) applies it on its next tick (within {proj.config.watchdog.signal_interval:g}s)"
-    else:
-        when = f"no watchdog is running: the request waits in {path} and applies when one starts (`agents up`)"
-    common.out.print(f"{action} requested for {name}: {when}; {effect}.", markup=False)
-
-
-def pause(ctx: typer.Context, name: str = typer.Argument(..., help="Agent to pause.")) -> None:
-    """Ask the watchdog to leave an agent alone (no heal, stall nudge or wake) until `resume`."""
-    _pause_or_resume(ctx, name, "pause")
-
-
-def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Agent to resume.")) -> None:
-    """Undo `pause`: the watchdog supervises the agent again."""
-    _pause_or_resume(ctx, name, "resume")
-
-
-def run(
-    ctx: typer.Context,
-    issue: str = typer.Argument(..., help="Issue id (any text without line breaks, e.g. 42 or PROJ-7)."),
-    agent: str = typer.Option(..., "--agent", "-a", help="The task agent that works on it."),
-    prompt_file: Path = typer.Option(..., "--prompt-file", "-p", help="The prompt the agent starts with."),
-) -> None:
-    """Start a task agent on an issue and record the run for the issue-run watcher."""
-    from agent_orchestrator.watchers.issue_runs.store import RunError, start_run
-
-    proj = common.project(ctx)
-    try:
-        started = start_run(proj, issue, agent, prompt_file, time.time())
-    except RunError as exc:
-        common.fail(str(exc), common.EXIT_USAGE)
-    common.out.print(render.outcome_table([started.outcome]))
-    if started.outcome.failed:
-        raise typer.Exit(common.EXIT_FAILURE)
-    base = (started.run["base"] or "")[:8] or "no commit yet"
-    common.out.print(f"run of issue {started.run['issue']} recorded in {proj.log_dir / 'state' / 'runs.json'} "
-                     f"(repo {started.run['repo']} at {base})", markup=False)
-    if started.watchers:
-        common.out.print(f"watched by {', '.join(started.watchers)}", markup=False)
-    else:
-        common.err.print('warning: no enabled watcher agent with watcher = "issue-runs": nothing will tick this run', markup=False)
-
-
-def open_flags(config) -> dict[str, int] | None:
-    """Open flags per watcher agent for `status` (None when the project has no watcher)."""
-    from agent_orchestrator.watchers.framework import open_counts
-
+def open_flags(config: Config) -> dict[str, int] | None:
+    """Open flags per watcher agent name for `status` (None when the project has no watcher)."""
     names = [a.name for a in config.watchers()]
     if not names:
         return None

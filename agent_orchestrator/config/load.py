@@ -182,7 +182,7 @@ def _watcher_agent(agent: AgentConfig, table: dict[str, Any], key: str, ctx: Con
         ctx.add(f"{key}.kind", f'a watcher agent is kind = "persistent", got {show(agent.kind)}')
     for name in ("wake", "prompt", "prompt_file"):
         if name in table:
-            ctx.add(f"{key}.{name}", "a watcher agent takes no prompt or wake (its backend runs `agents watch`)")
+            ctx.add(f"{key}.{name}", "a watcher agent takes no prompt or wake (its backend runs `agents watcher run`)")
     known = [*BUILTIN_WATCHERS, COMMAND]
     if agent.watcher is None:
         if "watcher" not in table:

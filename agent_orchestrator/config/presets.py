@@ -80,14 +80,14 @@ DEMO_PRESET: dict[str, Any] = {
     "transcripts": {"path": "", "reader": "none"},
 }
 
-# A domain watcher hosted as an agent (agent_orchestrator/watchers): `agents watch <name>` in its
+# A domain watcher hosted as an agent (agent_orchestrator/watchers): `agents watcher run <name>` in its
 # own session, healed like any agent. It reads no prompt; {agent} and {config} name what it runs.
 WATCHER_PRESET: dict[str, Any] = {
     "bin": sys.executable,
     "flags": [],
     "model_flag": "",
     "prompt_delivery": "exec",
-    "exec_template": ["{bin}", "-m", "agent_orchestrator", "watch", "{agent}", "--config", "{config}"],
+    "exec_template": ["{bin}", "-m", "agent_orchestrator", "watcher", "run", "{agent}", "--config", "{config}"],
     "process_name": [Path(sys.executable).name, "python", "python3"],
     "stall_idle": 86400,
     "supports_resume": False,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .playbook import Answer, Exchange, ToolResult, Usage
+from agent_orchestrator.tokens.usage import Usage
+
+from .playbook import Answer, Exchange, ToolResult
 from .wire import Event, chunks, estimate_tokens, new_id, strip_envelopes, structured_text
 
 _ERROR_TYPES = {
@@ -77,7 +79,7 @@ def _result_text(content: Any) -> str:
 def _usage(usage: Usage, output: int) -> dict[str, Any]:
     return {
         "input_tokens": usage.input,
-        "cache_creation_input_tokens": usage.cache_creation,
+        "cache_creation_input_tokens": usage.cache_write,
         "cache_read_input_tokens": usage.cache_read,
         "output_tokens": output,
         "service_tier": "standard",

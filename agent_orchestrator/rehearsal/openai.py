@@ -13,7 +13,9 @@ import json
 import time
 from typing import Any
 
-from .playbook import Answer, Exchange, ToolResult, Usage
+from agent_orchestrator.tokens.usage import Usage
+
+from .playbook import Answer, Exchange, ToolResult
 from .wire import Event, chunks, new_id, strip_envelopes, structured_text
 
 _ERROR_CODES = {429: ("requests", "rate_limit_exceeded"), 401: ("invalid_request_error",
@@ -76,7 +78,7 @@ def _output_text(output: Any) -> str:
 
 def _usage(usage: Usage) -> dict[str, Any]:
     # OpenAI counts cached tokens inside input_tokens.
-    total_in = usage.input + usage.cache_read + usage.cache_creation
+    total_in = usage.input + usage.cache_read + usage.cache_write
     return {"input_tokens": total_in, "input_tokens_details": {"cached_tokens": usage.cache_read},
             "output_tokens": usage.output, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": total_in + usage.output}

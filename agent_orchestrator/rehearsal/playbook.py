@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agent_orchestrator.tokens.usage import Usage
+
 Api = Literal["anthropic", "openai"]
 
 #: The tool each API's agent CLI runs shell commands with; a step is a call to it.
@@ -38,26 +40,22 @@ _RULE_KEYS = {
     "text", "steps", "usage", "delay", "stream_delay", "error", "uses",
 }
 _STEP_KEYS = {"bash", "description", "text"}
-_USAGE_KEYS = {"input", "output", "cache_read", "cache_creation"}
+#: Playbook ``usage`` keys → `Usage` fields. ``cache_creation`` is the Anthropic wire name
+#: (``cache_creation_input_tokens``) of the cache-write bucket.
+_USAGE_KEYS = {"input": "input", "output": "output", "cache_read": "cache_read", "cache_creation": "cache_write"}
 _ERROR_KEYS = {"status", "body", "headers"}
 _DEFAULT_KEYS = {"text", "side_text", "usage"}
 _TOP_KEYS = {"rule", "default"}
+
+#: Token counts (tokens) reported for a response whose rule sets no ``usage`` (and the base a
+#: partial ``usage`` table fills in): a mid-size Claude Code turn with a warm prompt cache, so
+#: token accounting downstream sees non-zero numbers.
+DEFAULT_USAGE = Usage(input=12, output=85, cache_read=11800, cache_write=1450)
 
 
 class PlaybookError(ValueError):
     """A playbook that cannot be used; the message names the file, the key path and what was
     expected."""
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts reported for one response (tokens). Defaults look like a mid-size Claude Code
-    turn with a warm prompt cache, so token accounting downstream sees non-zero numbers."""
-
-    input: int = 12
-    output: int = 85
-    cache_read: int = 11800
-    cache_creation: int = 1450
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ class Rule:
     side: bool = False
     text: str | None = None
     steps: tuple[Step, ...] = ()
-    usage: Usage = Usage()
+    usage: Usage = DEFAULT_USAGE
     delay: float = 0.0
     stream_delay: float = 0.0
     error: Fault | None = None
@@ -126,13 +124,18 @@ class Rule:
 
 @dataclass(frozen=True)
 class Defaults:
+    """The ``[default]`` table: the reply to agent requests no rule answers (``text``), to
+    tool-less side requests (``side_text``), and the token ``usage`` both report."""
+
     text: str = "(rehearsal: no rule matched)"
     side_text: str = "Session"
-    usage: Usage = Usage()
+    usage: Usage = DEFAULT_USAGE
 
 
 @dataclass(frozen=True)
 class Playbook:
+    """A loaded playbook: its rules in file order and its defaults."""
+
     rules: tuple[Rule, ...] = ()
     default: Defaults = Defaults()
 
@@ -172,7 +175,7 @@ class Answer:
     step: int | None = None
     command: str | None = None
     description: str = ""
-    usage: Usage = Usage()
+    usage: Usage = DEFAULT_USAGE
     delay: float = 0.0
     stream_delay: float = 0.0
     error: Fault | None = None
@@ -346,15 +349,16 @@ def _parse_step(raw: Any, source: str, where: str) -> Step:
 
 
 def _parse_usage(raw: Any, source: str, where: str) -> Usage:
+    """A ``usage`` table (``input``, ``output``, ``cache_read``, ``cache_creation``; tokens) as a
+    `Usage`; missing keys take `DEFAULT_USAGE`'s numbers."""
     _check_table(raw, source, where)
-    _check_keys(raw, _USAGE_KEYS, source, where + ".")
-    base = Usage()
+    _check_keys(raw, set(_USAGE_KEYS), source, where + ".")
     values = {}
-    for key in _USAGE_KEYS:
-        value = _get(raw, key, int, source, where + ".", getattr(base, key))
+    for key, name in _USAGE_KEYS.items():
+        value = _get(raw, key, int, source, where + ".", getattr(DEFAULT_USAGE, name))
         if value < 0:
             raise PlaybookError(f"{source}: {where}.{key}: expected tokens >= 0, got {value}")
-        values[key] = value
+        values[name] = value
     return Usage(**values)
 
 

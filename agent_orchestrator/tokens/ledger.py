@@ -22,6 +22,7 @@ from typing import Any
 
 from agent_orchestrator.tokens.scanner import TranscriptScanner
 from agent_orchestrator.tokens.usage import Usage
+from agent_orchestrator.transcripts.reader import mtime
 
 # (kind, path) pairs of an agent's transcript files; kind is "claude" or "codex".
 FilesOf = Callable[[str], list[tuple[str, Path]]]
@@ -82,7 +83,7 @@ class Ledger:
             total = Usage()
             for kind, path in self.files_of(agent):
                 key = str(path)
-                history = key not in self.known and since is not None and _mtime(path) < since
+                history = key not in self.known and since is not None and mtime(path) < since
                 self.known.add(key)
                 if history and kind == "claude":
                     self.scanner.skip_claude(path)  # an earlier run's transcript: start at its end
@@ -166,13 +167,6 @@ class Ledger:
                             "agents": {n: Usage.from_dict(u).to_dict() for n, u in bucket.get("agents", {}).items()},
                             "total": total.to_dict()})
         return out
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _add(bucket: dict[str, Any], deltas: dict[str, Usage]) -> None:

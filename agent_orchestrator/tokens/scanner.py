@@ -1,20 +1,18 @@
 """Incremental token readers for Claude Code transcripts and Codex rollouts.
 
-Claude Code 2.1.197: ``$HOME/.claude/projects/<slug>/<sessionId>.jsonl``; ``type: "assistant"``
-records carry ``message.usage``; one API response is several lines (one per content block)
-sharing ``message.id`` and ``requestId``, early ones with a streaming snapshot of
-``output_tokens``; API errors are assistant records with ``isApiErrorMessage: true`` and model
-``<synthetic>``. Codex CLI 0.169.0: ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<ts>-<id>.jsonl``,
-lines ``{"timestamp", "type", "payload"}``: ``session_meta`` (``id``, ``cwd``, for a fork
-``forked_from_id``) and ``event_msg``/``token_count`` whose ``info`` (may be null) holds the
-cumulative ``total_token_usage``. Offsets are remembered, so a call costs what was appended.
+Checked against Claude Code 2.1.197 and Codex CLI 0.169.0; what their records mean (API errors,
+the de-duplication key, ``session_meta``, cumulative ``token_count``) is in
+`transcripts.records`, and files are read with `transcripts.tail.read_chunks`. Claude: one API
+response is several ``assistant`` lines sharing a key, early ones with a streaming snapshot of
+``output_tokens``; the largest total per key counts once. Codex: ``token_count`` events carry a
+cumulative total; what exceeds the high-water mark counts. Offsets are remembered, so a call
+costs what was appended.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,69 +20,27 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.tokens.usage import Usage, claude_usage, codex_usage
+from agent_orchestrator.transcripts.records import (
+    CLAUDE_ASSISTANT_MARKER,
+    CLAUDE_USAGE_MARKER,
+    CODEX_SESSION_META_MARKER,
+    CODEX_TOKEN_COUNT_MARKER,
+    claude_session_id,
+    claude_usage_key,
+    codex_session_meta,
+    codex_total_tokens,
+    detect_kind,
+    is_claude_synthetic,
+    rollout_id,
+)
+from agent_orchestrator.transcripts.tail import Position, end_position, read_chunks
 
 STATE_VERSION = 1
-#: Bytes per read; large reads keep a 1 GB scan in C-level `bytes.find`, not Python loops.
-CHUNK_BYTES = 8 << 20
 #: Claude de-duplication keys remembered per file. The lines of one response are written
 #: together, so a few hundred is far more than needed and bounds state for endless sessions.
 DEFAULT_MAX_KEYS = 512
 
 _ZERO = Usage()
-_CLAUDE_MARKER = b'"usage"'
-_CLAUDE_ROLE = b'"assistant"'
-_CODEX_TOKENS = b'"token_count"'
-_CODEX_META = b'"session_meta"'
-_CLAUDE_TYPES = frozenset(
-    {"user", "assistant", "attachment", "system", "summary", "file-history-snapshot",
-     "mode", "permission-mode", "queue-operation", "last-prompt"}
-)  # fmt: skip
-_ROLLOUT_ID = re.compile(
-    r"rollout-.*?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-)
-_SLUG_MAX = 200
-
-
-def claude_slug(cwd: Path | str) -> str:
-    """Claude Code's project folder name for a working directory.
-
-    Every character outside ``[A-Za-z0-9]`` (so ``/``, ``.``, ``_``, spaces, …; counted per
-    UTF-16 unit, as JavaScript does) becomes ``-``. Past 200 characters Claude keeps the first
-    200 and appends ``-`` + base-36 of ``abs(int32 hash)`` of the original path. Read from the
-    Claude Code 2.1.197 binary (its ``sanitizePath``). Pass the resolved absolute path.
-
-    >>> claude_slug("/work/my_app.v2")
-    '-work-my-app-v2'
-    """
-    text = str(cwd)
-    units = text.encode("utf-16-le")
-    codes = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
-    slug = "".join(chr(c) if c < 128 and chr(c).isalnum() else "-" for c in codes)
-    if len(slug) <= _SLUG_MAX:
-        return slug
-    h = 0
-    for c in codes:  # JavaScript: h = (h << 5) - h + c | 0
-        h = ((h << 5) - h + c) & 0xFFFFFFFF
-    h = abs(h - (1 << 32) if h >= 1 << 31 else h)
-    return f"{slug[:_SLUG_MAX]}-{_base36(h)}"
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
-
-
-def claude_project_dir(home: Path, cwd: Path) -> Path:
-    """``home/.claude/projects/<claude_slug(cwd)>``: where Claude Code writes cwd's sessions.
-
-    (``CLAUDE_CONFIG_DIR``, when set, replaces ``home/.claude``; pass that case yourself.)
-    """
-    return Path(home) / ".claude" / "projects" / claude_slug(cwd)
 
 
 @dataclass
@@ -92,8 +48,7 @@ class _FileState:
     """What the scanner remembers about one file (byte offsets; token counts)."""
 
     kind: str  # "claude" | "codex"
-    inode: int = 0
-    offset: int = 0  # bytes consumed; always just after a "\n"
+    pos: Position = field(default_factory=Position)  # inode and bytes consumed (after a "\n")
     session_id: str | None = None
     # claude: de-duplication key -> usage already counted for it, oldest sighting first
     keys: OrderedDict[str, Usage] = field(default_factory=OrderedDict)
@@ -103,7 +58,7 @@ class _FileState:
     forked_from: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": self.kind, "inode": self.inode, "offset": self.offset,
+        d: dict[str, Any] = {"kind": self.kind, "inode": self.pos.inode or 0, "offset": self.pos.offset,
                              "session_id": self.session_id}  # fmt: skip
         if self.kind == "claude":
             d["keys"] = [[k, u.input, u.output, u.cache_read, u.cache_write]
@@ -115,7 +70,7 @@ class _FileState:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> _FileState:
-        fs = cls(kind=d["kind"], inode=int(d["inode"]), offset=int(d["offset"]),
+        fs = cls(kind=d["kind"], pos=Position(inode=int(d["inode"]), offset=int(d["offset"])),
                  session_id=d.get("session_id"))  # fmt: skip
         if fs.kind == "claude":
             fs.keys = OrderedDict((str(k), Usage(*map(int, v))) for k, *v in d.get("keys", []))
@@ -195,21 +150,11 @@ class TranscriptScanner:
         """
         key = os.path.abspath(path)
         try:
-            with open(key, "rb") as f:
-                st = os.fstat(f.fileno())
-                end = st.st_size
-                while end > 0:
-                    start = max(0, end - CHUNK_BYTES)
-                    f.seek(start)
-                    cut = f.read(end - start).rfind(b"\n")
-                    if cut >= 0:
-                        end = start + cut + 1
-                        break
-                    end = start
+            pos = end_position(key)
         except FileNotFoundError:
             return
-        self._files[key] = _FileState(kind="claude", inode=st.st_ino, offset=end)
-        self.bytes_read += end
+        self._files[key] = _FileState(kind="claude", pos=pos)
+        self.bytes_read += pos.offset
 
     def forget(self, path: Path | str) -> None:
         """Drop what is remembered about ``path`` (e.g. a session no longer watched)."""
@@ -234,8 +179,8 @@ class TranscriptScanner:
         """
         got = Usage()
         for fs, buf, end in self._chunks(path, "claude"):
-            for line in _lines_with(buf, end, _CLAUDE_MARKER):
-                if _CLAUDE_ROLE in line:
+            for line in _lines_with(buf, end, CLAUDE_USAGE_MARKER):
+                if CLAUDE_ASSISTANT_MARKER in line:
                     got = got + self._claude_line(fs, line)
         return got
 
@@ -253,9 +198,9 @@ class TranscriptScanner:
         got = Usage()
         for fs, buf, end in self._chunks(path, "codex"):
             if fs.session_id is None and fs.cwd is None:
-                for line in _lines_with(buf, end, _CODEX_META):
+                for line in _lines_with(buf, end, CODEX_SESSION_META_MARKER):
                     self._codex_meta(fs, line)
-            for line in _lines_with(buf, end, _CODEX_TOKENS):
+            for line in _lines_with(buf, end, CODEX_TOKEN_COUNT_MARKER):
                 got = got + self._codex_line(fs, line)
         known = self._files.get(os.path.abspath(path))
         return got, (known.cwd if known else None)
@@ -264,40 +209,21 @@ class TranscriptScanner:
         """Yield (state, buffer, end): ``buffer[:end]`` is the next run of complete lines.
 
         The offset advances once the consumer asks for the next chunk, i.e. after it has
-        counted the previous one.
+        counted the previous one. A missing file yields nothing and leaves no state.
         """
         key = os.path.abspath(path)
         fs = self._files.get(key)
         if fs is not None and fs.kind != kind:
             raise ValueError(f"{key} was read as a {fs.kind} transcript, not {kind}")
         try:
-            f = open(key, "rb", buffering=0)  # noqa: SIM115 - closed in finally below
+            chunks = read_chunks(key, fs.pos if fs is not None else Position())
         except FileNotFoundError:
             return
-        try:
-            st = os.fstat(f.fileno())
-            if fs is None:
-                fs = self._files[key] = _FileState(kind=kind, inode=st.st_ino)
-            moved = fs.inode != st.st_ino or st.st_size < fs.offset
-            if not moved and fs.offset:  # the offset always follows a "\n" unless rewritten
-                f.seek(fs.offset - 1)
-                moved = f.read(1) != b"\n"
-            if moved:  # replaced, truncated or rewritten: read again from the start
-                fs.inode, fs.offset = st.st_ino, 0
-            f.seek(fs.offset)
-            carry = b""
-            while chunk := f.read(CHUNK_BYTES):
-                buf = carry + chunk if carry else chunk
-                end = buf.rfind(b"\n") + 1
-                if end == 0:  # no complete line yet (one line longer than a chunk)
-                    carry = buf
-                    continue
-                yield fs, buf, end
-                fs.offset += end
-                self.bytes_read += end
-                carry = buf[end:]
-        finally:
-            f.close()
+        if fs is None:
+            fs = self._files[key] = _FileState(kind=kind, pos=chunks.position)
+        for buf, end in chunks:
+            yield fs, buf, end
+            self.bytes_read += end
 
     def _parse(self, line: bytes) -> dict | None:
         try:
@@ -316,18 +242,16 @@ class TranscriptScanner:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return _ZERO
-        if rec.get("isApiErrorMessage") is True or msg.get("model") == "<synthetic>":
+        if is_claude_synthetic(rec, msg):
             return _ZERO  # API errors: no tokens were billed, whatever the usage says
         usage = claude_usage(msg.get("usage"))
         if usage is None:
             return _ZERO
-        sid = rec.get("sessionId")
-        if fs.session_id is None and isinstance(sid, str) and sid:
-            fs.session_id = sid
-        mid, rid = msg.get("id"), rec.get("requestId")
-        if not isinstance(mid, str) or not mid:
+        if fs.session_id is None:
+            fs.session_id = claude_session_id(rec)
+        key = claude_usage_key(rec, msg)
+        if key is None:
             return usage
-        key = f"{mid}:{rid}" if isinstance(rid, str) and rid else mid
         prev = fs.keys.get(key)
         if prev is None:
             fs.keys[key] = usage
@@ -342,53 +266,19 @@ class TranscriptScanner:
 
     def _codex_meta(self, fs: _FileState, line: bytes) -> None:
         rec = self._parse(line)
-        payload = rec.get("payload") if rec and rec.get("type") == "session_meta" else None
-        if not isinstance(payload, dict) or fs.session_id is not None:
+        meta = codex_session_meta(rec) if rec is not None else None
+        if meta is None or fs.session_id is not None:
             return
-        sid, cwd, parent = payload.get("id"), payload.get("cwd"), payload.get("forked_from_id")
-        fs.session_id = sid if isinstance(sid, str) and sid else None
-        fs.cwd = cwd if isinstance(cwd, str) else None
-        fs.forked_from = parent if isinstance(parent, str) else None
+        fs.session_id, fs.cwd, fs.forked_from = meta.id, meta.cwd, meta.forked_from_id
 
     def _codex_line(self, fs: _FileState, line: bytes) -> Usage:
         rec = self._parse(line)
-        if rec is None or rec.get("type") != "event_msg":
-            return _ZERO
-        payload = rec.get("payload")
-        if not isinstance(payload, dict) or payload.get("type") != "token_count":
-            return _ZERO
-        info = payload.get("info")
-        total = codex_usage(info.get("total_token_usage")) if isinstance(info, dict) else None
+        total = codex_usage(codex_total_tokens(rec)) if rec is not None else None
         if total is None:
             return _ZERO
         new = total.maximum(fs.counted)
         delta, fs.counted = new - fs.counted, new
         return delta
-
-
-def detect_kind(path: Path | str) -> str | None:
-    """``"claude"``, ``"codex"`` or None, from the file name and its first records.
-
-    Codex lines are ``{"timestamp", "type", "payload"}``; Claude records carry ``sessionId`` or
-    one of Claude's record types. Reads at most the first 1 MiB.
-    """
-    path = Path(path)
-    if path.name.startswith("rollout-"):
-        return "codex"
-    with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    for line in head.split(b"\n")[:32]:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(rec, dict):
-            continue
-        if "payload" in rec and "timestamp" in rec:
-            return "codex"
-        if "sessionId" in rec or rec.get("type") in _CLAUDE_TYPES:
-            return "claude"
-    return None
 
 
 def _jsonl_files(paths: Iterable[Path | str]) -> Iterator[Path]:
@@ -426,9 +316,6 @@ def scan_paths(paths: Iterable[Path | str]) -> dict[str, Usage]:
             got, _ = scanner.read_codex(f)
         else:
             continue
-        sid = scanner.session_id(f)
-        if sid is None:
-            m = _ROLLOUT_ID.search(f.stem) if kind == "codex" else None
-            sid = m.group(1) if m else f.stem
+        sid = scanner.session_id(f) or (rollout_id(f.stem) if kind == "codex" else None) or f.stem
         totals[sid] = totals.get(sid, _ZERO) + got
     return totals

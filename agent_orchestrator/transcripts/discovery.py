@@ -19,7 +19,51 @@ from pathlib import Path
 from agent_orchestrator.config import AgentConfig, Config
 from agent_orchestrator.config.presets import PRESETS
 from agent_orchestrator.runtime.homes import scratch_home
-from agent_orchestrator.tokens.scanner import claude_project_dir, claude_slug
+from agent_orchestrator.transcripts.records import codex_session_meta
+
+_SLUG_MAX = 200
+
+
+def claude_slug(cwd: Path | str) -> str:
+    """Claude Code's project folder name for a working directory.
+
+    Every character outside ``[A-Za-z0-9]`` (so ``/``, ``.``, ``_``, spaces, …; counted per
+    UTF-16 unit, as JavaScript does) becomes ``-``. Past 200 characters Claude keeps the first
+    200 and appends ``-`` + base-36 of ``abs(int32 hash)`` of the original path. Read from the
+    Claude Code 2.1.197 binary (its ``sanitizePath``). Pass the resolved absolute path.
+
+    >>> claude_slug("/work/my_app.v2")
+    '-work-my-app-v2'
+    """
+    text = str(cwd)
+    units = text.encode("utf-16-le")
+    codes = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
+    slug = "".join(chr(c) if c < 128 and chr(c).isalnum() else "-" for c in codes)
+    if len(slug) <= _SLUG_MAX:
+        return slug
+    h = 0
+    for c in codes:  # JavaScript: h = (h << 5) - h + c | 0
+        h = ((h << 5) - h + c) & 0xFFFFFFFF
+    h = abs(h - (1 << 32) if h >= 1 << 31 else h)
+    return f"{slug[:_SLUG_MAX]}-{_base36(h)}"
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def claude_project_dir(home: Path, cwd: Path) -> Path:
+    """``home/.claude/projects/<claude_slug(cwd)>``: where Claude Code writes cwd's sessions.
+
+    (``CLAUDE_CONFIG_DIR``, when set, replaces ``home/.claude``; pass that case yourself.)
+    """
+    return Path(home) / ".claude" / "projects" / claude_slug(cwd)
 
 
 @dataclass
@@ -110,10 +154,11 @@ class _CodexCwd:
             if not first.endswith(b"\n"):
                 return False  # still being written: decide on a later poll
             try:
-                payload = json.loads(first).get("payload") or {}
-                cwd = payload.get("cwd") if isinstance(payload, dict) else None
-            except (ValueError, AttributeError):
-                cwd = None
+                rec = json.loads(first)
+            except ValueError:
+                rec = None
+            meta = codex_session_meta(rec) if isinstance(rec, dict) else None
+            cwd = meta.cwd if meta is not None else None
             self.known[path] = isinstance(cwd, str) and (cwd in self.dirs or os.path.realpath(cwd) in self.dirs)
         return self.known[path]
 

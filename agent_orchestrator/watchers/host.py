@@ -1,4 +1,4 @@
-"""Hosting a watcher as an agent: `agents watch NAME` runs this loop in the agent's tmux session.
+"""Hosting a watcher as an agent: `agents watcher run NAME` runs this loop in the agent's tmux session.
 
 `Host` binds one `[[agent]]` on the `watcher` backend to its watcher: it builds the watcher from
 `watcher = "..."` (a built-in, `module:factory` or `command`), re-reads agents.toml before every
@@ -24,15 +24,9 @@ from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import EventLog, iso
 from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS
-from agent_orchestrator.watchers.framework import (
-    Decision,
-    DecisionLedger,
-    FlagWatcher,
-    TickReport,
-    WatcherContext,
-    WatcherLoop,
-    flag_tick,
-)
+from agent_orchestrator.watchers.decisions import Decision, FlagWatcher, TickReport, WatcherContext
+from agent_orchestrator.watchers.ledger import DecisionLedger
+from agent_orchestrator.watchers.loop import WatcherLoop, flag_tick
 from agent_orchestrator.watchers.sources import watchdog_state
 
 PING_ATTEMPTS = 5
@@ -59,8 +53,9 @@ def build_watcher(ctx: WatcherContext, ledger: DecisionLedger) -> Any:
     return user.command_watcher(ctx) if kind == COMMAND else user.entry_point_watcher(ctx)
 
 
-def ping_text(host: str, d: Decision) -> str:
-    """The message the `notify` agent gets for a new decision."""
+def flag_ping_text(host: str, d: Decision) -> str:
+    """The message the `notify` agent gets for a new decision `d` of the watcher agent `host`
+    (not the watchdog's claim/review ping, `watchdog/policies/handoff.ping_text`)."""
     return (f"Watcher {host}: {d.reasoning} [{d.context} -> {d.choice}, entity {d.entity_id}]. "
             f"Decision {d.id[:8]}; when it is handled: agents flags resolve {d.id[:8]}")
 
@@ -103,9 +98,11 @@ class Host:
 
     @property
     def config(self) -> Config:
+        """The project's config as last read (the last good one when an edit does not validate)."""
         return self.ctx.config
 
     def say(self, text: str, now: float | None = None) -> None:
+        """Print `text` on the watcher's screen, stamped with `now` (epoch seconds; default the clock)."""
         self.out(f"{iso(time.time() if now is None else now)} {text}")
 
     # -- gating ----------------------------------------------------------------------------
@@ -145,6 +142,7 @@ class Host:
         return False
 
     def interval(self) -> float:
+        """Seconds between ticks: the hosting agent's `interval`, re-read with the config."""
         return float(self.ctx.agent.interval)
 
     # -- one tick --------------------------------------------------------------------------
@@ -162,7 +160,7 @@ class Host:
             self.say(f"FLAG {d.id[:8]} {d.entity_id} [{d.context} -> {d.choice}]: {d.reasoning}", now)
             self.events.emit(self.name, "flag", d.reasoning, now, decision=d.id, context=d.context, choice=d.choice, entity=d.entity_id)
             if self.ctx.agent.notify:
-                self.pending.append(_Ping(ping_text(self.name, d), d.id))
+                self.pending.append(_Ping(flag_ping_text(self.name, d), d.id))
         for did, note in report.resolved.items():
             self.say(f"resolved {did[:8]}: {note}", now)
         self.deliver_pings(now)
@@ -196,7 +194,10 @@ class Host:
 
 
 def run_watcher(config_path: Path, name: str, *, out: Callable[[str], None] | None = None) -> None:
-    """`agents watch NAME`: the host's loop until SIGTERM, SIGINT or SIGHUP (tmux kill-session)."""
+    """`agents watcher run NAME`: the host's loop until SIGTERM, SIGINT or SIGHUP (tmux kill-session).
+
+    Raises ConfigError or HostError, as `Host` does, before the loop starts.
+    """
 
     def printer(line: str) -> None:
         print(line, flush=True)

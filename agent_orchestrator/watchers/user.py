@@ -1,5 +1,5 @@
 """User watchers: a Python entry point (`watcher = "module:factory"`) or a command
-(`watcher = "command"`, `watcher_cmd = [argv]`) — thin consumers of the scaffold.
+(`watcher = "command"`, `watcher_cmd = [argv]`) — thin consumers of `watchers/decisions.py`.
 
 A command prints its entities, one JSON object per line:
 
@@ -26,13 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from agent_orchestrator.watchers.framework import (
-    Entity,
-    FlagWatcher,
-    Vocabulary,
-    WatcherContext,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
 
 KIND = "user"
 CONTEXT, CHOICE = "entity-stale", "flag-entity"

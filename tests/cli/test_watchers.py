@@ -1,5 +1,5 @@
 """Watcher agents in agents.toml (defaults, validation, the launch command) and the verbs
-`flags`, `flags resolve`, `pause`, `resume`, `run` and the flags column of `status`."""
+`watcher run` (and its former name `watch`), `flags`, `flags resolve` and the flags column of `status`."""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ from typer.testing import CliRunner
 from agent_orchestrator.cli.app import app, normalize_argv
 from agent_orchestrator.config import ConfigError, load_config
 from agent_orchestrator.runtime.project import Project
-from agent_orchestrator.watchers.framework import (
-    DecisionLedger,
-    Entity,
-    FlagWatcher,
-    flag_tick,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, namespace
+from agent_orchestrator.watchers.ledger import DecisionLedger
+from agent_orchestrator.watchers.loop import flag_tick
 
 BASE = """
 [defaults]
@@ -65,11 +61,11 @@ def test_a_watcher_agent_is_off_by_default_and_healed_not_stall_checked(tmp_path
     assert config.agent("lead").enabled and not config.is_watcher(config.agent("lead"))  # type: ignore[arg-type]
 
 
-def test_the_watcher_launch_runs_agents_watch_with_this_config(tmp_path: Path) -> None:
+def test_the_watcher_launch_runs_agents_watcher_run_with_this_config(tmp_path: Path) -> None:
     path = write(tmp_path, WATCHER)
     project = Project(load_config(path))
     launch = project.launch_of(project.config.agent("claims"))  # type: ignore[arg-type]
-    assert launch.argv == [sys.executable, "-m", "agent_orchestrator", "watch", "claims", "--config", str(path.resolve())]
+    assert launch.argv == [sys.executable, "-m", "agent_orchestrator", "watcher", "run", "claims", "--config", str(path.resolve())]
     assert not (project.log_dir / "prompts").exists()
 
 
@@ -93,7 +89,7 @@ def test_the_watcher_launch_runs_agents_watch_with_this_config(tmp_path: Path) -
      ['agent[1].watcher_cmd: only for watcher = "command"', 'agent[1].ci_cmd: only for watcher = "issue-runs"']),
     ('[[agent]]\nname = "w"\nbackend = "watcher"\nwatcher = "mod:make"\nkind = "task"\nwake = {interval = 5}\ninterval = 0\n',
      ['agent[1].interval: expected a value > 0, got 0', 'agent[1].kind: a watcher agent is kind = "persistent", got "task"',
-      'agent[1].wake: a watcher agent takes no prompt or wake (its backend runs `agents watch`)']),
+      'agent[1].wake: a watcher agent takes no prompt or wake (its backend runs `agents watcher run`)']),
 ], ids=["no watcher", "misspelt", "command without argv", "keys on a plain agent", "unknown notify", "notify a watcher",
         "issue-runs needs ci_cmd", "keys of other kinds", "kind, wake, interval"])
 def test_bad_watcher_configs_give_exact_lines(tmp_path: Path, body: str, expected: list[str]) -> None:
@@ -147,20 +143,11 @@ def test_status_shows_each_watchers_open_flags(tmp_path: Path) -> None:
     assert {a["name"]: a["state"] for a in payload["agents"]}["claims"] == "disabled"  # off by default
 
 
-def test_pause_and_resume_queue_a_request_and_say_what_happens(tmp_path: Path) -> None:
+def test_watcher_run_and_its_hidden_former_name_refuse_an_agent_that_is_not_a_watcher(tmp_path: Path) -> None:
     path = write(tmp_path, WATCHER)
-    paused = agents("pause", "lead", "--config", str(path))
-    assert paused.exit_code == 0 and "no watchdog is running" in paused.output and "until `agents resume lead`" in paused.output
-    requests = sorted((tmp_path / "run" / "state" / "requests").glob("*.json"))
-    assert [json.loads(p.read_text())["action"] for p in requests] == ["pause"]
-    resumed = agents("resume", "lead", "--config", str(path))
-    assert resumed.exit_code == 0 and "supervises lead again" in resumed.output
-    assert "a paused watcher's ticks do nothing" in agents("pause", "claims", "--config", str(path)).output
-    assert agents("pause", "nobody", "--config", str(path)).exit_code == 2
-
-
-def test_run_refuses_an_agent_that_is_not_a_task_agent(tmp_path: Path) -> None:
-    path = write(tmp_path, WATCHER)
-    (tmp_path / "p.md").write_text("go\n")
-    done = agents("run", "7", "--agent", "lead", "--prompt-file", str(tmp_path / "p.md"), "--config", str(path))
-    assert done.exit_code == 2 and 'kind = "task"' in done.output
+    for verb in (["watcher", "run"], ["watch"]):
+        done = agents(*verb, "lead", "--config", str(path))
+        assert done.exit_code == 2 and "lead is not a watcher agent" in done.output, verb
+        assert agents(*verb, "nobody", "--config", str(path)).exit_code == 2
+    listing = agents("--help").output
+    assert "watcher" in listing and not any(line.split()[1:2] == ["watch"] for line in listing.splitlines() if line.strip())

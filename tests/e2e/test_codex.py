@@ -159,7 +159,7 @@ def test_codex_agent_runs_a_command_and_commits_under_the_watchdog(codex: str, t
         # Give the watchdog two more heavy ticks (heal runs there) after the turn is over.
         turn_done = time.time()
         interval = config.watchdog.heavy_interval
-        assert wait_for(lambda: float(load_state(log_dir).extra.get("last_tick", 0)) > turn_done + 2 * interval,
+        assert wait_for(lambda: (load_state(log_dir).last_tick or 0.0) > turn_done + 2 * interval,
                         10 + 4 * interval), "the watchdog stopped ticking" + diagnostics()
 
         # The commit: made by the agent through exec_command, under its scratch HOME's identity.
@@ -177,7 +177,7 @@ def test_codex_agent_runs_a_command_and_commits_under_the_watchdog(codex: str, t
         state = load_state(log_dir).agent(AGENT)
         assert state.facts is not None and state.facts.state == PaneState.DONE_IDLE, diagnostics()
         assert state.facts.dialog is None and not state.facts.active
-        assert not state.needs_human and state.restarts == [], diagnostics()
+        assert not state.needs_human and state.restarts == (), diagnostics()
         # Any event about the agent (heal, reboot, dialog-answered, a redelivery…) is an intervention.
         touched = [e for e in read_events(log_dir) if e.get("agent") == AGENT]
         assert touched == [], f"the watchdog acted on the healthy agent: {touched}" + diagnostics()

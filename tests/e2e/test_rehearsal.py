@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.rehearsal.runner import run_rehearsal
-from agent_orchestrator.watchers.framework import DecisionLedger
+from agent_orchestrator.watchers.ledger import DecisionLedger
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "builder-adversary"

@@ -16,21 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_orchestrator.tokens import scanner as readers
+from agent_orchestrator.tokens import TranscriptScanner, Usage, claude_usage, codex_usage, scan_paths
+from agent_orchestrator.transcripts import tail
+from agent_orchestrator.transcripts.discovery import claude_project_dir
 from tests.support.transcripts import TS, claude_assistant, dumps
-from agent_orchestrator.tokens import (
-    TranscriptScanner,
-    Usage,
-    claude_project_dir,
-    claude_slug,
-    claude_usage,
-    codex_usage,
-    detect_kind,
-    scan_paths,
-)
-
-
-
 
 # -- Claude Code fixtures ----------------------------------------------------------------------
 
@@ -194,21 +183,6 @@ def test_usage_mappings_from_each_cli() -> None:
     assert u.total == T3["total_tokens"]  # cached inside input, reasoning inside output
 
 
-# -- paths ---------------------------------------------------------------------------------------
-
-
-def test_claude_slug_matches_claude_code() -> None:
-    assert claude_slug("/work/main") == "-work-main"
-    assert claude_slug(Path("/home/u/.config/my.app")) == "-home-u--config-my-app"
-    # Claude replaces every non-alphanumeric (per UTF-16 unit), not only "/" and "."
-    assert claude_slug("/tmp/pytest-of-root/test_x0/a b") == "-tmp-pytest-of-root-test-x0-a-b"
-    assert claude_slug("/d/é😀") == "-d----"  # the emoji is two UTF-16 units
-    # past 200 characters: first 200 + "-" + base36(abs(int32 hash)), checked against node
-    assert claude_slug("/" + "a" * 250) == "-" + "a" * 199 + "-feo44x"
-    home = Path("/home/u")
-    assert claude_project_dir(home, Path("/w/x.y")) == home / ".claude/projects/-w-x-y"
-
-
 # -- Claude Code ---------------------------------------------------------------------------------
 
 
@@ -235,7 +209,7 @@ def test_claude_appended_lines_yield_only_the_delta(tmp_path: Path) -> None:
 def test_reads_spanning_many_chunks_and_lines_longer_than_a_chunk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(readers, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(tail, "CHUNK_BYTES", chunk)
     claude = write(tmp_path / "s.jsonl", CLAUDE_BYTES + b'{"type":"assistant","message":')
     codex = write(tmp_path / "rollout-x.jsonl", CODEX_BYTES)
     scanner = TranscriptScanner()
@@ -458,13 +432,6 @@ def test_scan_paths_over_a_folder_with_both_kinds(tmp_path: Path) -> None:
     }
     with pytest.raises(FileNotFoundError):
         scan_paths([tmp_path / "missing"])
-
-
-def test_detect_kind(tmp_path: Path) -> None:
-    assert detect_kind(write(tmp_path / "a.jsonl", CLAUDE_BYTES)) == "claude"
-    assert detect_kind(write(tmp_path / "b.jsonl", CODEX_BYTES)) == "codex"
-    assert detect_kind(write(tmp_path / "rollout-c.jsonl", b"")) == "codex"
-    assert detect_kind(write(tmp_path / "d.jsonl", b"")) is None
 
 
 # -- properties ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The built-in watchers' drains against a real git repo (claims, phases, inboxes) and the
-watchdog's state and events (held): what is flagged, what is not, and the activity fold both ways."""
+watchdog's state and events (held): what is flagged, what is not, and the activity fold both ways;
+each writes only its own declaration."""
 
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ import pytest
 from agent_orchestrator.config import load_config
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchers.builtins import claims, held, inboxes, phases
-from agent_orchestrator.watchers.framework import (
-    DecisionLedger,
-    WatcherContext,
-    flag_tick,
-)
+from agent_orchestrator.watchers.decisions import WatcherContext
+from agent_orchestrator.watchers.ledger import DecisionLedger
+from agent_orchestrator.watchers.loop import flag_tick
 from agent_orchestrator.watchers.sources import AuthoredCommit
 
 T0 = 1_700_000_000
@@ -99,6 +98,15 @@ def project(tmp_path: Path) -> Project:
 
 def c(subject: str, ts: float = T0, author: str = "x", sha: str = "") -> AuthoredCommit:
     return AuthoredCommit(sha or f"{abs(hash((subject, ts))):040x}"[:40], ts, author, f"{author}@e", subject)
+
+
+def test_builtins_write_only_their_own_declaration(tmp_path: Path) -> None:
+    ctx = WatcherContext(config=None, agent=None, log_dir=tmp_path)
+    for module in (claims, phases, inboxes, held):
+        w = module.make(ctx)
+        declared = module.DECLARATION
+        assert declared.kind == module.__name__.rsplit(".", 1)[1]
+        assert (w.kind, w.namespace, w.context, w.choice) == (declared.kind, declared.namespace, declared.context, declared.choice)
 
 
 # -- claims --------------------------------------------------------------------------------------

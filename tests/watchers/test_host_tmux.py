@@ -20,7 +20,7 @@ from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.runtime.launcher import agent_pid
 from agent_orchestrator.watchdog.driver import Watchdog
 from agent_orchestrator.watchdog.events import read_events
-from agent_orchestrator.watchers.framework import DecisionLedger
+from agent_orchestrator.watchers.ledger import DecisionLedger
 from tests.support.tmux import (
     kill_server,
     private_socket,

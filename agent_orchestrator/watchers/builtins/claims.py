@@ -10,19 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agent_orchestrator.handoff.markers import claim_label, review_verdict
-from agent_orchestrator.watchers.framework import (
-    Entity,
-    FlagWatcher,
-    Vocabulary,
-    WatcherContext,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchers.sources import AuthoredCommit, handoff_repo, refresh
 
-KIND = "claims"
-NAMESPACE = namespace(KIND)
-CONTEXT, CHOICE = "claim-unreviewed", "flag-claim"
-VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
+DECLARATION = declare("claims", "claim-unreviewed", "flag-claim")
 
 
 def pending_claims(newest_first: Iterable[AuthoredCommit]) -> list[Entity]:
@@ -54,4 +45,4 @@ def make(ctx: WatcherContext) -> FlagWatcher:
         refresh(repo, ctx.log_dir)
         return pending_claims(repo.history())
 
-    return FlagWatcher(KIND, NAMESPACE, CONTEXT, CHOICE, drain)
+    return DECLARATION.watcher(drain)

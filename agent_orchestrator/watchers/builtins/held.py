@@ -8,22 +8,12 @@ rotated), the first tick that saw the agent paused stands in for it. A resume en
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from agent_orchestrator.watchers.framework import (
-    Entity,
-    FlagWatcher,
-    Vocabulary,
-    WatcherContext,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchdog.state import WatchdogState
 from agent_orchestrator.watchers.sources import EventFold, watchdog_state
 
-KIND = "held"
-NAMESPACE = namespace(KIND)
-CONTEXT, CHOICE = "agent-held", "flag-held"
-VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
+DECLARATION = declare("held", "agent-held", "flag-held")
 
 
 def held_agents(state: WatchdogState, paused_at: Mapping[str, float], first_seen: dict[str, float], now: float) -> list[Entity]:
@@ -52,4 +42,4 @@ def make(ctx: WatcherContext) -> FlagWatcher:
         fold.update()
         return held_agents(watchdog_state(ctx.log_dir), fold.paused_at, first_seen, now)
 
-    return FlagWatcher(KIND, NAMESPACE, CONTEXT, CHOICE, drain)
+    return DECLARATION.watcher(drain)

@@ -15,19 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_orchestrator.watchers.framework import (
-    Entity,
-    FlagWatcher,
-    Vocabulary,
-    WatcherContext,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchers.sources import AuthoredCommit, handoff_repo, refresh
 
-KIND = "inboxes"
-NAMESPACE = namespace(KIND)
-CONTEXT, CHOICE = "inbox-unconsumed", "flag-inbox"
-VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
+DECLARATION = declare("inboxes", "inbox-unconsumed", "flag-inbox")
 
 
 def unconsumed(path: str, agent: str, change: AuthoredCommit | None, newest_first: Sequence[AuthoredCommit],
@@ -65,4 +56,4 @@ def make(ctx: WatcherContext) -> FlagWatcher:
                 out.append(entity)
         return out
 
-    return FlagWatcher(KIND, NAMESPACE, CONTEXT, CHOICE, drain)
+    return DECLARATION.watcher(drain)

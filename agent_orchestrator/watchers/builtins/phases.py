@@ -8,22 +8,11 @@ each new commit starts a new episode.
 
 from __future__ import annotations
 
-from typing import Any
-
-from agent_orchestrator.watchers.framework import (
-    Entity,
-    FlagWatcher,
-    Vocabulary,
-    WatcherContext,
-    namespace,
-)
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchdog.state import WatchdogState
 from agent_orchestrator.watchers.sources import handoff_repo, refresh, watchdog_state
 
-KIND = "phases"
-NAMESPACE = namespace(KIND)
-CONTEXT, CHOICE = "phase-open", "flag-phase"
-VOCABULARY = Vocabulary((CONTEXT,), (CHOICE,))
+DECLARATION = declare("phases", "phase-open", "flag-phase")
 
 
 def open_phase(phase_ids: list[str], state: WatchdogState, latest_commit_at: float | None) -> list[Entity]:
@@ -54,4 +43,4 @@ def make(ctx: WatcherContext) -> FlagWatcher:
             latest = repo.last_commit_ts()
         return open_phase([p.id for p in loop.phases], watchdog_state(ctx.log_dir), latest)
 
-    return FlagWatcher(KIND, NAMESPACE, CONTEXT, CHOICE, drain)
+    return DECLARATION.watcher(drain)

@@ -1,20 +1,17 @@
 """Issue-run watcher: it acts, within bounds, on the runs `agents run` started.
 
-Each tick, for every run still `running`, it assembles the run's state — the task agent's status
-(working / idle / error / unknown, read with the same detectors as the watchdog:
+Each tick, for every run still `running` (`store.py`), it assembles the run's state — the task
+agent's status (working / idle / error / unknown, read with the same detectors as the watchdog:
 `screen.classify`), the pushed commit (origin/main of the run's clone moved past the run's base),
 the CI verdict of that commit (`ci_cmd` with `{commit}` / `{issue}` filled, printing green, red
 or pending), the fix-forward prompts already sent, whether the run is stalled (no progress —
-the agent working, a new push, a prompt sent — for `window` seconds) — and the pure `decide`
-picks one of:
+the agent working, a new push, a prompt sent — for `window` seconds) — and the pure
+`decide.decide` picks wait, fix-forward, escalate-before-push, freeze-and-escalate or
+close-success (the rules are in `decide.py`). This module takes the actions:
 
-- **wait** — nothing to do yet; an unknown agent status always waits (never act on a guess);
-- **fix-forward** — CI red on a commit and the agent idle: send it a corrective prompt naming the
-  commit, at most `fix_budget` per run and once per red commit;
-- **escalate-before-push** — stalled or errored with nothing pushed;
-- **freeze-and-escalate** — CI still red and the budget spent (or the agent errored, or a prompt
-  brought no new push within the window): the agent is paused and a human called;
-- **close-success** — pushed and green.
+- **fix-forward** — send the agent the corrective prompt (verified delivery);
+- **escalate-before-push** / **freeze-and-escalate** — a freeze also pauses the agent;
+- **close-success** — the run is closed.
 
 An escalation marks the run `needs-human`, writes an event to `<log_dir>/events.jsonl`, runs
 `notify_cmd` (an argv with `{issue}` / `{reason}` slots, never a shell string) and records an
@@ -25,10 +22,9 @@ never sends the same fix-forward twice. Terminal runs are not ticked again.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,86 +39,44 @@ from agent_orchestrator.runtime.launcher import exit_status
 from agent_orchestrator.runtime.observation import PaneObservation
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.requests import request_watchdog
-from agent_orchestrator.watchers.issue_runs.store import CLOSED, NEEDS_HUMAN, RUNNING, RunStore
-from agent_orchestrator.watchers.framework import (
+from agent_orchestrator.watchers.decisions import (
     Decision,
-    DecisionLedger,
     TickReport,
-    Vocabulary,
     WatcherContext,
     decision_id,
-    duration,
     episode_key,
     is_stalled,
     namespace,
 )
+from agent_orchestrator.watchers.issue_runs.decide import (
+    CLOSE,
+    ESCALATE,
+    FIX_FORWARD,
+    FREEZE,
+    VOCABULARY,
+    RunView,
+    Verdict,
+    ci_verdict,
+    decide,
+    fill,
+    fix_prompt,
+)
+from agent_orchestrator.watchers.issue_runs.store import (
+    CLOSED,
+    NEEDS_HUMAN,
+    RUNNING,
+    HistoryEntry,
+    Run,
+    RunRecordError,
+    RunStore,
+)
+from agent_orchestrator.watchers.ledger import DecisionLedger
 from agent_orchestrator.watchers.sources import WatchRepo, refresh
 
 KIND = "issue-runs"
 NAMESPACE = namespace(KIND)
-WAIT, FIX_FORWARD, ESCALATE, FREEZE, CLOSE = "wait", "fix-forward", "escalate-before-push", "freeze-and-escalate", "close-success"
-IN_FLIGHT, CI_RED, STUCK_UNPUSHED, RED_UNFIXABLE, PUSHED_GREEN = (
-    "run-in-flight", "run-ci-red", "run-stuck-unpushed", "run-red-unfixable", "run-pushed-green")
-VOCABULARY = Vocabulary((IN_FLIGHT, CI_RED, STUCK_UNPUSHED, RED_UNFIXABLE, PUSHED_GREEN), (WAIT, FIX_FORWARD, ESCALATE, FREEZE, CLOSE))
-AGENT_STATUSES = ("working", "idle", "error", "unknown")
-CI_VERDICTS = ("green", "red", "pending")
 CI_TIMEOUT = 120.0
 NOTIFY_TIMEOUT = 60.0
-
-# -- the pure state machine ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunView:
-    """One run as assembled this tick. `ci` is the verdict for `commit` (None: unknown);
-    `prompted`: a fix-forward already named `commit`; `fixes`: prompts sent in this run."""
-
-    status: str
-    commit: str | None = None
-    ci: str | None = None
-    fixes: int = 0
-    budget: int = 2
-    prompted: bool = False
-    stalled: bool = False
-    elapsed: float = 0.0
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What to do with a run: `choice` in `context`, and why."""
-
-    choice: str
-    context: str
-    reason: str
-
-
-def decide(v: RunView) -> Verdict:
-    """The run's next step (pure; see the module docstring for the rules)."""
-    if v.status not in ("working", "idle", "error"):
-        return Verdict(WAIT, IN_FLIGHT, "the agent's status is unknown: wait, never act on a guess")
-    if v.commit is None:
-        if v.status == "error":
-            return Verdict(ESCALATE, STUCK_UNPUSHED, "the agent errored with nothing pushed")
-        if v.status == "idle" and v.stalled:
-            return Verdict(ESCALATE, STUCK_UNPUSHED, f"the agent stalled with nothing pushed after {duration(v.elapsed)}")
-        return Verdict(WAIT, IN_FLIGHT, f"nothing pushed yet; the agent is {v.status}")
-    short = v.commit[:8]
-    if v.ci == "green":
-        return Verdict(CLOSE, PUSHED_GREEN, f"{short} is pushed and CI is green")
-    if v.ci != "red":
-        return Verdict(WAIT, IN_FLIGHT, f"{short} is pushed; CI is {v.ci or 'unknown'}")
-    if v.status == "error":
-        return Verdict(FREEZE, RED_UNFIXABLE, f"CI is red on {short} and the agent errored")
-    if v.prompted:
-        if v.status == "idle" and v.stalled:
-            return Verdict(FREEZE, RED_UNFIXABLE, f"the fix-forward prompt for {short} brought no new push within the window")
-        return Verdict(WAIT, IN_FLIGHT, f"fix-forward sent for {short}; waiting for a new push")
-    if v.fixes >= v.budget:
-        return Verdict(FREEZE, RED_UNFIXABLE, f"CI is still red on {short} and the fix-forward budget ({v.budget}) is spent")
-    if v.status == "working":
-        return Verdict(WAIT, IN_FLIGHT, f"CI is red on {short}; the agent is still working")
-    return Verdict(FIX_FORWARD, CI_RED, f"CI is red on {short}: fix-forward {v.fixes + 1} of {v.budget}")
-
 
 # -- reading the world --------------------------------------------------------------------------
 
@@ -146,30 +100,6 @@ def agent_status(pane: PaneObservation | None, screen: list[str] | None, backend
         return "unknown", "screen not captured"
     state = classify(screen, screen_patterns(backend), current_command=pane.current_command, process_names=backend.process_name)
     return _STATUS.get(state, "unknown"), str(state)
-
-
-def ci_verdict(stdout: str) -> str | None:
-    """green / red / pending from the first word of the last non-empty line (any case), else None."""
-    lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
-    if not lines:
-        return None
-    word = lines[-1].split()[0].strip(".:;,!").lower()
-    return word if word in CI_VERDICTS else None
-
-
-_SLOTS = re.compile(r"\{(commit|issue|reason)\}")
-
-
-def fill(argv: list[str], **slots: str) -> list[str]:
-    """`argv` with `{commit}` `{issue}` `{reason}` filled in one pass (values are never re-read)."""
-    return [_SLOTS.sub(lambda m: slots.get(m.group(1), m.group(0)), part) for part in argv]
-
-
-def fix_prompt(issue: str, commit: str, ci_line: str, attempt: int, budget: int) -> str:
-    """The corrective prompt of a fix-forward."""
-    detail = f" ({ci_line})" if ci_line else ""
-    return (f"CI is red on commit {commit[:12]}{detail}. Fix forward: find the failure, fix it, commit and push a new "
-            f"commit — do not revert or force-push. (issue {issue}, fix-forward {attempt} of {budget})")
 
 
 # -- the watcher --------------------------------------------------------------------------------
@@ -198,9 +128,14 @@ class IssueRunWatcher:
         self.events = EventLog(ctx.log_dir)
 
     def tick(self, now: float) -> TickReport:
-        """One tick over every run still in flight; a run that fails to assemble is noted and skipped."""
+        """One tick over every run still in flight (`now`: epoch seconds); a run that fails to
+        assemble is noted and skipped, and a malformed runs file is noted and nothing is ticked."""
         report = TickReport()
-        runs = {k: r for k, r in self.store.load().items() if r.get("status") == RUNNING}
+        try:
+            runs = {k: r for k, r in self.store.load().items() if r.status == RUNNING}
+        except RunRecordError as exc:
+            report.notes.append(str(exc))
+            return report
         if not runs:
             return report
         panes = self.runtime.observe()
@@ -225,13 +160,13 @@ class IssueRunWatcher:
         spec_dir = Path(self.ctx.config.defaults.log_dir) / "launch"
         return agent_status(pane, screen, backend, exit_status(spec_dir, session) if pane is not None and pane.dead else None)
 
-    def _pushed(self, run: dict[str, Any]) -> str | None:
-        repo = WatchRepo(Path(run["repo"]))
+    def _pushed(self, run: Run) -> str | None:
+        repo = WatchRepo(Path(run.repo))
         loop = self.ctx.config.loop
-        if loop is not None and loop.repo is not None and Path(loop.repo) == Path(run["repo"]):
+        if loop is not None and loop.repo is not None and Path(loop.repo) == Path(run.repo):
             refresh(repo, self.ctx.log_dir)
         head = repo.head()
-        return head if head and head != run.get("base") else None
+        return head if head and head != run.base else None
 
     def _ci(self, issue: str, commit: str) -> tuple[str | None, str]:
         argv = fill(list(self.ctx.agent.ci_cmd), commit=commit, issue=issue)
@@ -247,28 +182,28 @@ class IssueRunWatcher:
         return verdict, (out.splitlines()[-1][:200] if out else f"exit {done.returncode}, no output")
 
     # -- one run ----------------------------------------------------------------------------
-    def _tick_run(self, issue: str, run: dict[str, Any], panes: dict[str, PaneObservation], now: float, report: TickReport) -> None:
-        agent = self.ctx.config.agent(str(run.get("agent")))
+    def _tick_run(self, issue: str, run: Run, panes: dict[str, PaneObservation], now: float, report: TickReport) -> None:
+        agent = self.ctx.config.agent(run.agent)
         if agent is None:
-            raise ValueError(f"agent {run.get('agent')!r} is no longer in agents.toml")
+            raise ValueError(f"agent {run.agent!r} is no longer in agents.toml")
         status, status_detail = self._observe_agent(agent, panes)
         commit = self._pushed(run)
-        ci, ci_line = run.get("ci"), ""
-        if commit is not None and not (run.get("ci_commit") == commit and ci in ("green", "red")):
+        ci, ci_line = run.ci, ""
+        if commit is not None and not (run.ci_commit == commit and ci in ("green", "red")):
             ci, ci_line = self._ci(issue, commit)
-        progress = float(run.get("last_progress_at") or run.get("started_at") or now)
-        if status == "working" or (commit is not None and commit != run.get("commit")):
+        progress = run.last_progress_at or run.started_at or now
+        if status == "working" or (commit is not None and commit != run.commit):
             progress = now
-        fixed = list(run.get("fixed_commits") or [])
+        fixed = list(run.fixed_commits)
         budget = int(self.ctx.agent.fix_budget)
         view = RunView(status=status, commit=commit, ci=ci if commit else None, fixes=len(fixed), budget=budget,
                        prompted=commit in fixed, stalled=is_stalled(progress, now, float(self.ctx.agent.window)),
-                       elapsed=now - float(run.get("started_at") or now))
+                       elapsed=now - (run.started_at or now))
         verdict = decide(view)
         inputs = {"issue": issue, "agent": agent.name, "agent_status": status, "status_detail": status_detail,
                   "commit": commit, "ci": ci, "ci_output": ci_line, "fix_attempts": len(fixed), "fix_budget": budget,
                   "elapsed": round(view.elapsed, 1), "stalled": view.stalled}
-        update: dict[str, Any] = {"agent_status": status, "commit": commit, "last_progress_at": progress}
+        update: dict[str, Any] = {"agent_status": status, "commit": commit, "last_progress_at": progress}  # Run fields
         if commit is not None:
             update.update(ci=ci, ci_commit=commit)
         entity = f"run:{issue}"
@@ -284,17 +219,17 @@ class IssueRunWatcher:
                     return
                 if self.ledger.append(decision, closed_note=f"fix-forward prompt delivered to {agent.name}"):
                     report.new.append(decision)
-            update.update(fixed_commits=[*fixed, commit], last_progress_at=now)
+            update.update(fixed_commits=(*fixed, commit), last_progress_at=now)
             self._save(issue, run, update, history=(now, verdict))
         elif verdict.choice in (ESCALATE, FREEZE):
-            decision = self._decision(verdict, entity, f"end:{episode_key(run.get('started_at'))}", inputs, now)
+            decision = self._decision(verdict, entity, f"end:{episode_key(run.started_at)}", inputs, now)
             if self.ledger.append(decision):
                 report.new.append(decision)
                 self._escalate(issue, agent.name, verdict, decision)
             update.update(status=NEEDS_HUMAN, reason=verdict.reason, ended_at=now)
             self._save(issue, run, update, history=(now, verdict))
         elif verdict.choice == CLOSE:
-            decision = self._decision(verdict, entity, f"end:{episode_key(run.get('started_at'))}", inputs, now)
+            decision = self._decision(verdict, entity, f"end:{episode_key(run.started_at)}", inputs, now)
             if self.ledger.append(decision, closed_note="run closed: pushed and green"):
                 report.new.append(decision)
                 self.events.emit(agent.name, "run-closed", verdict.reason, now, issue=issue, commit=commit, decision=decision.id)
@@ -324,17 +259,20 @@ class IssueRunWatcher:
             if failed:
                 self.events.emit(agent, "notify-cmd-failed", f"{argv[0]}: {failed}", now, issue=issue)
 
-    def _save(self, issue: str, seen: dict[str, Any], update: dict[str, Any], history: tuple[float, Verdict] | None = None) -> None:
+    def _save(self, issue: str, seen: Run, update: dict[str, Any], history: tuple[float, Verdict] | None = None) -> None:
+        """Apply `update` (Run field → value) and the history step to the stored run of `issue`,
+        unless it ended or was replaced since `seen` was read."""
         with self.store.edit() as runs:
             run = runs.get(issue)
-            if run is None or run.get("status") != RUNNING or run.get("started_at") != seen.get("started_at"):
+            if run is None or run.status != RUNNING or run.started_at != seen.started_at:
                 return  # ended or replaced meanwhile (e.g. a new `agents run` of the issue)
-            run.update(update)
+            run = replace(run, **update)
             if history is not None:
                 ts, verdict = history
-                run.setdefault("history", []).append({"ts": ts, "choice": verdict.choice, "reason": verdict.reason})
+                run = replace(run, history=(*run.history, HistoryEntry(ts, verdict.choice, verdict.reason)))
+            runs[issue] = run
 
 
 def make(ctx: WatcherContext, ledger: DecisionLedger) -> IssueRunWatcher:
-    """The issue-run watcher of the project in `ctx`."""
+    """The issue-run watcher of the project in `ctx`, recording into `ledger`."""
     return IssueRunWatcher(ctx, ledger)

@@ -1,0 +1,167 @@
+"""What the records of Claude Code and Codex transcripts mean: one place for format knowledge.
+
+Checked against Claude Code 2.1.197 and Codex CLI 0.169.0. Used by the log parsers
+(`transcripts.claude`, `transcripts.codex`), transcript discovery and the token scanner
+(`tokens.scanner`); a CLI version that changes a record shape is fixed here once.
+
+Claude Code (``~/.claude/projects/<slug>/<sessionId>.jsonl``): one JSON object per line with a
+``type`` (``user``, ``assistant``, ``system``, …) and a ``sessionId``. One API response is
+several ``assistant`` lines (one per content block) sharing ``message.id`` and ``requestId``;
+``message.usage`` holds its token counts. API errors are ``assistant`` records with
+``isApiErrorMessage: true`` and model ``<synthetic>``; stand-in replies ("No response
+requested.") have model ``<synthetic>`` too.
+
+Codex (``rollout-<ts>-<id>.jsonl``): lines ``{"timestamp", "type", "payload"}``. The first is
+``session_meta`` (``id``, ``cwd``, for a fork ``forked_from_id``); ``event_msg`` /
+``token_count`` lines carry the cumulative ``info.total_token_usage`` (``info`` may be null).
+
+Functions take decoded records (dicts) and never raise on odd values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Claude record types (a file with one of these in its first lines is a Claude transcript).
+CLAUDE_TYPES = frozenset(
+    {"user", "assistant", "attachment", "system", "summary", "file-history-snapshot",
+     "mode", "permission-mode", "queue-operation", "last-prompt"}
+)  # fmt: skip
+#: The model name Claude Code gives the records it made up itself (API errors, stand-ins).
+CLAUDE_SYNTHETIC_MODEL = "<synthetic>"
+
+# Byte markers every record of a kind contains, for filtering raw lines before parsing them
+# (compact JSON, as both CLIs write it).
+#: A Claude line that can carry billed tokens has both of these.
+CLAUDE_USAGE_MARKER = b'"usage"'
+CLAUDE_ASSISTANT_MARKER = b'"assistant"'
+#: A Codex ``token_count`` / ``session_meta`` line.
+CODEX_TOKEN_COUNT_MARKER = b'"token_count"'
+CODEX_SESSION_META_MARKER = b'"session_meta"'
+
+#: The session id at the end of a Codex rollout's file stem (``rollout-<ts>-<uuid>``).
+ROLLOUT_ID = re.compile(r"([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$")
+
+_HEAD_BYTES = 1 << 20
+_HEAD_LINES = 32
+
+
+def detect_kind(path: Path | str) -> str | None:
+    """``"claude"``, ``"codex"`` or None, from the file name and its first records.
+
+    A ``rollout-*`` file is Codex. Otherwise the first 32 lines of the first 1 MiB decide: Codex
+    lines are ``{"timestamp", "type", "payload"}``; Claude records carry ``sessionId`` or one of
+    `CLAUDE_TYPES`. None for an unrecognised or empty file. Raises OSError if it cannot be read.
+    """
+    path = Path(path)
+    if path.name.startswith("rollout-"):
+        return "codex"
+    with open(path, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    for line in head.split(b"\n")[:_HEAD_LINES]:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict):
+            continue
+        if "payload" in rec and "timestamp" in rec:
+            return "codex"
+        if "sessionId" in rec or rec.get("type") in CLAUDE_TYPES:
+            return "claude"
+    return None
+
+
+# -- Claude Code ---------------------------------------------------------------------------------
+
+
+def claude_session_id(rec: dict[str, Any]) -> str | None:
+    """A Claude record's ``sessionId`` (a non-empty string), else None."""
+    sid = rec.get("sessionId")
+    return sid if isinstance(sid, str) and sid else None
+
+
+def is_claude_synthetic(rec: dict[str, Any], message: dict[str, Any]) -> bool:
+    """True for an ``assistant`` record no API response produced: no tokens were billed.
+
+    That is an API error (``isApiErrorMessage: true``) or a stand-in reply (model
+    ``<synthetic>``); `is_claude_api_error` tells the two apart. ``message`` is
+    ``rec["message"]``.
+    """
+    return rec.get("isApiErrorMessage") is True or message.get("model") == CLAUDE_SYNTHETIC_MODEL
+
+
+def is_claude_api_error(rec: dict[str, Any]) -> bool:
+    """True when a synthetic ``assistant`` record reports a failed API call.
+
+    ``isApiErrorMessage: true`` or an ``apiErrorStatus`` (the HTTP status); a synthetic record
+    with neither is a stand-in reply such as "No response requested.".
+    """
+    return rec.get("isApiErrorMessage") is True or rec.get("apiErrorStatus") is not None
+
+
+def claude_usage_key(rec: dict[str, Any], message: dict[str, Any]) -> str | None:
+    """The key that de-duplicates the lines of one Claude API response: ``message.id:requestId``.
+
+    ``message.id`` alone when the record has no ``requestId``; None without a ``message.id``
+    (such lines cannot be recognised again, so each counts). ``message`` is ``rec["message"]``.
+    """
+    mid, rid = message.get("id"), rec.get("requestId")
+    if not isinstance(mid, str) or not mid:
+        return None
+    return f"{mid}:{rid}" if isinstance(rid, str) and rid else mid
+
+
+# -- Codex ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionMeta:
+    """A Codex ``session_meta`` payload: ``id`` (a non-empty string or None), ``cwd`` (the
+    session's working directory) and ``forked_from_id`` (the parent session of a fork); each
+    None when absent or not a string."""
+
+    id: str | None
+    cwd: str | None
+    forked_from_id: str | None
+
+
+def codex_session_meta(rec: dict[str, Any]) -> SessionMeta | None:
+    """The `SessionMeta` of a Codex ``session_meta`` record, else None (other records)."""
+    payload = rec.get("payload") if rec.get("type") == "session_meta" else None
+    if not isinstance(payload, dict):
+        return None
+    sid, cwd, parent = payload.get("id"), payload.get("cwd"), payload.get("forked_from_id")
+    return SessionMeta(id=sid if isinstance(sid, str) and sid else None,
+                       cwd=cwd if isinstance(cwd, str) else None,
+                       forked_from_id=parent if isinstance(parent, str) else None)  # fmt: skip
+
+
+def codex_total_tokens(rec: dict[str, Any]) -> Any:
+    """The raw cumulative ``info.total_token_usage`` of an ``event_msg`` / ``token_count`` record.
+
+    None for other records and for ``info: null`` (rate-limit-only updates). The value is the
+    decoded JSON object (token counts by Codex's field names; `tokens.usage.codex_usage` maps it
+    to buckets), not checked here.
+    """
+    if rec.get("type") != "event_msg":
+        return None
+    payload = rec.get("payload")
+    if not isinstance(payload, dict) or payload.get("type") != "token_count":
+        return None
+    info = payload.get("info")
+    return info.get("total_token_usage") if isinstance(info, dict) else None
+
+
+def rollout_id(stem: str) -> str | None:
+    """The session id (a UUID) at the end of a rollout file stem, else None.
+
+    >>> rollout_id("rollout-2026-11-22T03-24-00-01a20158-5f78-7373-859a-060abfbe48ef")
+    '01a20158-5f78-7373-859a-060abfbe48ef'
+    """
+    m = ROLLOUT_ID.search(stem)
+    return m.group(1) if m else None
