@@ -222,20 +222,25 @@ def restart(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or s
 
 
 @app.command()
-def selftest(captures: Optional[Path] = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: the bundled ones.")) -> None:
-    """Run the pane-state detectors over labelled screen captures; exit 1 on any miss."""
-    from agent_orchestrator.screen.detect import check_captures
+def selftest(captures: Optional[Path] = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: every bundled corpus.")) -> None:
+    """Run the pane-state detectors over labelled screen captures (each read with the screen table of its labelled CLI version); exit 1 on any miss."""
+    from agent_orchestrator.screen.detect import bundled_corpora, check_captures
 
-    folder = captures or Path(__file__).resolve().parent.parent / "data" / "captures"
-    if not folder.is_dir():
-        fail(f"{folder}: no such folder of captures", EXIT_USAGE)
-    results = check_captures(folder)
-    if not results:
-        fail(f"{folder}: no labelled captures (<name>.txt + <name>.json with cli and state)", EXIT_USAGE)
-    for r in results:
-        mark = "[green]pass[/green]" if r.ok else "[red]FAIL[/red]"
-        detail = "" if r.ok else f" — got {r.got}" + (f" ({r.reason})" if r.reason and r.got is None else "")
-        out.print(f"{mark} {r.name} ({r.cli}: {r.expected}){detail}")
+    folders = [captures] if captures else bundled_corpora()
+    results = []
+    for folder in folders:
+        if not folder.is_dir():
+            fail(f"{folder}: no such folder of captures", EXIT_USAGE)
+        found = check_captures(folder)
+        if not found:
+            fail(f"{folder}: no labelled captures (<name>.txt + <name>.json with cli and state)", EXIT_USAGE)
+        if len(folders) > 1:
+            out.print(f"{folder.name}:", markup=False)
+        for r in found:
+            mark = "[green]pass[/green]" if r.ok else "[red]FAIL[/red]"
+            detail = "" if r.ok else f" — got {r.got}" + (f" ({r.reason})" if r.reason and r.got is None else "")
+            out.print(f"{mark} {r.name} ({r.cli}: {r.expected}){detail}")
+        results += found
     failed = sum(not r.ok for r in results)
     out.print(f"{len(results) - failed} passed, {failed} failed")
     if failed:

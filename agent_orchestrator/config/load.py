@@ -27,6 +27,7 @@ from agent_orchestrator.config.schema import (
     is_watcher_backend,
 )
 from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
+from agent_orchestrator.screen.patterns import OVERRIDABLE, TABLES, parse_version
 
 TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop")
 KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")
@@ -147,8 +148,32 @@ def _backends(tables: dict[str, Any], ctx: Context) -> dict[str, BackendConfig]:
             ctx.add(f"backend.{name}", "a backend name may only hold letters, digits, '-' and '_'")
         if backend.prompt_delivery == "exec" and not backend.exec_template:
             ctx.add(f"backend.{name}.exec_template", 'required when prompt_delivery = "exec" (an argv list with {prompt} or {prompt_file})')
+        _check_screen(backend, f"backend.{name}", ctx)
         out[name] = backend
     return out
+
+
+def _check_screen(backend: BackendConfig, key: str, ctx: Context) -> None:
+    """`screen_version` must be a version of a built-in screen set; `screen_patterns` keys must be
+    pattern fields of `ScreenPatterns` and their values regexes that compile."""
+    version = backend.screen_version
+    if version:
+        tables = TABLES.get(backend.screen)
+        if not tables:
+            sets = " or ".join(map(show, TABLES))
+            ctx.add(f"{key}.screen_version", f"only for a backend with a built-in screen set (screen = {sets})")
+        elif parse_version(version) is None:
+            newest = show(tables[-1].version)
+            ctx.add(f"{key}.screen_version", f'{show(version)} is not a version such as {newest} ("" = the newest table)')
+    for field_name, value in backend.screen_patterns.items():
+        spot = f"{key}.screen_patterns.{field_name}"
+        if field_name not in OVERRIDABLE:
+            ctx.add(spot, f"unknown key (known: {', '.join(OVERRIDABLE)}){suggest(field_name, OVERRIDABLE)}")
+            continue
+        try:
+            re.compile(value)
+        except re.error as exc:
+            ctx.add(spot, f"regex {show(value)} does not compile: {exc}")
 
 
 def _agent(table: dict[str, Any], i: int, defaults: DefaultsConfig, backends: dict[str, BackendConfig], ctx: Context) -> AgentConfig:

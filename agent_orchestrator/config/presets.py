@@ -12,15 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.screen.patterns import CLAUDE, CODEX, ScreenPatterns
-
-
-# Screen regexes come from screen_patterns (checked against Claude Code 2.1.197 and Codex 0.169.0
-# captures): one source of truth for the presets and the detectors. Permission prompts are not
-# auto-answered by a preset; a user who wants that adds the dialog to their backend block.
-def _dialogs(patterns: ScreenPatterns) -> list[dict[str, Any]]:
-    return [{"name": d.name, "match": d.match_re, "keys": list(d.keys)} for d in patterns.dialogs if d.keys and d.name != "permission"]
-
+# The claude and codex presets set no screen regexes and no dialogs: with `screen` set, those come
+# from the screen table of the CLI version (agent_orchestrator/data/screens, picked by
+# `screen_version`; see screen.patterns.screen_patterns), one source of truth for the presets and
+# the detectors. A backend's own active_re/input_re/limit_re/fatal_re, `screen_patterns` and
+# `dialogs` override the table. Permission prompts are not auto-answered by a preset; a user who
+# wants that adds the dialog to their backend block.
 
 CLAUDE_PRESET: dict[str, Any] = {
     "bin": "claude",
@@ -30,14 +27,9 @@ CLAUDE_PRESET: dict[str, Any] = {
     "submit_key": "Enter",
     "process_name": ["claude"],
     "stall_idle": 600,
-    "active_re": CLAUDE.active_re,
-    "input_re": CLAUDE.input_re,
-    "limit_re": CLAUDE.limit_re,
-    "fatal_re": CLAUDE.fatal_re or "",
     "ready_re": r"^❯",
     "supports_resume": True,
     "resume_flags": ["--continue"],
-    "dialogs": _dialogs(CLAUDE),
     "transcripts": {"path": "~/.claude/projects", "reader": "claude"},
     "screen": "claude",
 }
@@ -50,13 +42,8 @@ CODEX_PRESET: dict[str, Any] = {
     "submit_key": "Enter",
     "process_name": ["node", "codex"],
     "stall_idle": 600,
-    "active_re": CODEX.active_re,
-    "input_re": CODEX.input_re,
-    "limit_re": CODEX.limit_re,
-    "fatal_re": CODEX.fatal_re or "",
     "ready_re": r"^›",
     "supports_resume": False,
-    "dialogs": _dialogs(CODEX),
     "transcripts": {"path": "~/.codex/sessions", "reader": "codex"},
     "screen": "codex",
 }
@@ -98,19 +85,22 @@ PRESETS: dict[str, dict[str, Any]] = {"claude": CLAUDE_PRESET, "codex": CODEX_PR
                                       "watcher": WATCHER_PRESET}
 
 
+_MERGED = ("env", "screen_patterns")
+
+
 def merge_backend(base: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
     """A backend table: `base` (a preset or earlier block) overridden by `block`.
 
-    Keys set in `block` replace the base's; `env` tables are merged key by key. `extends` itself
-    is not carried over.
+    Keys set in `block` replace the base's; `env` and `screen_patterns` tables are merged key by
+    key. `extends` itself is not carried over.
     """
     merged = copy.deepcopy(base)
     merged.pop("extends", None)
     for key, value in block.items():
         if key == "extends":
             continue
-        if key == "env" and isinstance(value, dict) and isinstance(merged.get("env"), dict):
-            merged["env"] = {**merged["env"], **value}
+        if key in _MERGED and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -106,18 +106,25 @@ class BackendConfig:
     process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
     stall_idle: float = opt(600.0, positive=True, doc="seconds without screen change (and not busy) before the agent counts as stalled")
     hung_idle: float = opt(1800.0, positive=True, doc="a busy screen unchanged this long counts as a hung turn (stalled)")
-    active_re: str = opt("", regex=True, doc="on the live bottom of the screen: working right now")
-    input_re: str = opt("", regex=True, doc="matches the input line; group 1 is its content (used to verify a submit)")
-    limit_re: str = opt("", regex=True, doc="usage-limit banner")
-    fatal_re: str = opt("", regex=True, doc="unrecoverable conversation: restart fresh")
+    active_re: str = opt("", regex=True, doc='on the live bottom of the screen: working right now ("" = the screen table\'s)')
+    input_re: str = opt("", regex=True,
+                        doc='matches the input line; group 1 is its content (used to verify a submit; "" = the screen table\'s)')
+    limit_re: str = opt("", regex=True, doc='usage-limit banner ("" = the screen table\'s)')
+    fatal_re: str = opt("", regex=True, doc='unrecoverable conversation: restart fresh ("" = the screen table\'s)')
     ready_re: str = opt("", regex=True, doc="screen is ready for a pasted kickoff (prompt_delivery = paste)")
     startup_timeout: float = opt(60.0, positive=True, doc="seconds to wait for ready_re before pasting anyway")
     supports_resume: bool = opt(False, doc="the CLI can continue its last conversation")
     resume_flags: list[str] = opt(factory=list, doc="flags added when an agent with resume = true restarts")
-    dialogs: list[DialogConfig] = opt(factory=list, doc="startup dialogs: [{match, keys, name}]")
+    dialogs: list[DialogConfig] = opt(factory=list, doc="dialogs and the keys that answer them: [{match, keys, name}]; [] = the "
+                                                         "screen table's startup dialogs (not its permission prompts)")
     transcripts: TranscriptsConfig = opt(factory=TranscriptsConfig, doc="{path, reader}")
     home: str = opt("", choices=("", "scratch"), doc='"scratch": each agent gets its own prepared HOME under <log_dir>/homes/<agent> (rehearsals); "" = the user\'s HOME')
     screen: str = opt("", doc="built-in screen detector set (claude, codex) for detailed pane states")
+    screen_version: str = opt("", doc='CLI version whose screen table applies, e.g. "2.1.197" '
+                                      '(a table covers its version up to the next table); "" = the newest')
+    screen_patterns: dict[str, str] = opt(factory=dict, doc="{field = regex}: replaces patterns of the screen table (active_re, input_re, "
+                                                            "placeholder_re, retry_re, error_re, limit_re, fatal_re, done_re, reply_re, "
+                                                            'chrome_re); wins over the *_re keys; "" turns one off')
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Pane-state detectors: read a captured agent screen and say what the agent is doing.
 
 Pure functions over the rows of `tmux capture-pane -p` (top to bottom, one string per row; a
-single string is split on newlines). The regexes live in `screen_patterns` (`CLAUDE` for Claude
-Code 2.1.197, `CODEX` for Codex CLI 0.169.0) and can be overridden per backend.
+single string is split on newlines). The regexes are data, one table per CLI version
+(`screen.patterns`: Claude Code 2.1.197 and 2.1.332, Codex CLI 0.169.0 and 0.171.0;
+`patterns_for(cli, version)`), and can be overridden per backend (`screen_patterns`). `CLAUDE`
+and `CODEX` are the newest tables.
 
 How a screen is read, and why:
 
@@ -11,7 +13,11 @@ How a screen is read, and why:
   turns (an old `Retrying`, an old error) never counts.
 - The turn's state is read on its *status lines*: up to three non-blank lines just above the
   input line (spinner, retry line, past-tense summary), plus the footer below the input block
-  (Claude's `esc to interrupt` is the only busy sign while text streams).
+  (Claude's `esc to interrupt` is the only busy sign while text streams). UI lines that belong
+  to no turn (`chrome_re`: Claude Code 2.1.332's `◐ medium · /effort`) are skipped there, and
+  when the reply's last line is looked for (WAITING-UNTIL).
+- Text in the input box is typed input unless it is a placeholder (`placeholder_re`: Claude
+  Code 2.1.332 puts `Resend your message to try again` in the box after a final API error).
 - The `❯` box is always drawn, so it proves nothing alone, and after SIGKILL the old UI stays on
   screen around bash's prompt: `pane_current_command` decides `exited_to_shell`.
 """
@@ -34,12 +40,13 @@ from agent_orchestrator.screen.patterns import (
     Dialog,
     ScreenPatterns,
     compiled,
+    patterns_for,
 )
 
 __all__ = [
-    "CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "WAITING_UNTIL_RE", "CaptureResult", "Dialog",
-    "PaneState", "ScreenPatterns", "check_captures", "classify", "find_dialog", "input_content",
-    "is_fatal", "is_pending", "screen_lines", "strip_ansi", "waiting_until",
+    "CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "WAITING_UNTIL_RE", "CaptureResult",
+    "Dialog", "PaneState", "ScreenPatterns", "bundled_corpora", "check_captures", "classify", "find_dialog",
+    "input_content", "is_fatal", "is_pending", "patterns_for", "screen_lines", "strip_ansi", "waiting_until",
 ]
 
 
@@ -84,6 +91,15 @@ def strip_ansi(text: str) -> str:
 
 def _lines(screen: Sequence[str] | str) -> list[str]:
     return screen_lines(screen) if isinstance(screen, str) else list(screen)
+
+
+def _skipped(line: str, chrome: re.Pattern[str] | None) -> bool:
+    """A line that says nothing about the turn: blank, a rule, or UI chrome."""
+    return not line.strip() or bool(_RULE.match(line)) or bool(chrome and chrome.search(line))
+
+
+def _chrome(patterns: ScreenPatterns) -> re.Pattern[str] | None:
+    return compiled(patterns.chrome_re) if patterns.chrome_re else None
 
 
 def _matches(pattern: str | None, lines: Sequence[str]) -> bool:
@@ -194,10 +210,10 @@ def _latest_turn(lines: list[str], patterns: ScreenPatterns) -> _Turn:
     rows = _input_rows(lines, patterns)
     box = rows[-1] if rows else len(lines)
     start = rows[-2] + 1 if len(rows) >= 2 else 0
-    done = compiled(patterns.done_re)
+    done, chrome = compiled(patterns.done_re), _chrome(patterns)
     status: list[str] = []
     for line in reversed(lines[start:box]):
-        if not line.strip() or _RULE.match(line):
+        if _skipped(line, chrome):
             continue
         status.append(line)
         # Lines above a finished turn's summary are its body, not live status.
@@ -289,15 +305,15 @@ def waiting_until(screen: Sequence[str] | str, patterns: ScreenPatterns) -> date
     """When the agent asked to be woken: the time on a `WAITING-UNTIL: <ISO-8601>` line.
 
     The line must be the last non-empty line of the latest reply, i.e. the first line above the
-    input box once blank lines, rules and the turn summary (`done_re`) are skipped. Returns an
-    aware UTC datetime (`Z`, offsets and naive times, taken as UTC, are accepted), or None when
-    there is no such line or its time does not parse.
+    input box once blank lines, rules, UI chrome (`chrome_re`) and the turn summary (`done_re`)
+    are skipped. Returns an aware UTC datetime (`Z`, offsets and naive times, taken as UTC, are
+    accepted), or None when there is no such line or its time does not parse.
     """
     lines = _lines(screen)
     rows = _input_rows(lines, patterns)
-    done = compiled(patterns.done_re)
+    done, chrome = compiled(patterns.done_re), _chrome(patterns)
     for line in reversed(lines[:rows[-1]] if rows else lines):
-        if not line.strip() or _RULE.match(line) or done.search(line):
+        if _skipped(line, chrome) or done.search(line):
             continue
         m = WAITING_UNTIL_RE.match(line)
         return _parse_when(m.group("when")) if m else None
@@ -324,7 +340,10 @@ def _check_one(json_path: Path) -> CaptureResult:
     except (OSError, ValueError) as exc:
         return CaptureResult(name, "", "", None, False, f"unreadable label: {exc}")
     cli, expected = str(meta.get("cli", "")), str(meta.get("state", ""))
-    patterns = PATTERNS.get(cli)
+    try:
+        patterns = patterns_for(cli, str(meta.get("version") or ""))
+    except ValueError as exc:
+        return CaptureResult(name, cli, expected, None, False, f"bad version: {exc}")
     if patterns is None:
         return CaptureResult(name, cli, expected, None, False, f"unknown cli {cli!r}")
     txt = json_path.with_suffix(".txt")
@@ -348,9 +367,20 @@ def _check_one(json_path: Path) -> CaptureResult:
 def check_captures(directory: Path) -> list[CaptureResult]:
     """Classify every `<name>.txt` + `<name>.json` capture in `directory`, sorted by name.
 
-    Each label's `pane_current_command` is passed through, and its `session_status_json`
-    "status" too unless the file was stale (`session_status_stale`, left behind by a SIGKILL).
-    Never raises for a bad capture: an unknown cli, a missing screen or an unreadable label
-    gives a result with `ok=False` and a `reason`.
+    Each capture is read with the table of its labelled `cli` and `version` (`patterns_for`; no
+    version: the newest). Its `pane_current_command` is passed through, and its
+    `session_status_json` "status" too unless the file was stale (`session_status_stale`, left
+    behind by a SIGKILL). Never raises for a bad capture: an unknown cli, a bad version, a
+    missing screen or an unreadable label gives a result with `ok=False` and a `reason`.
     """
     return [_check_one(path) for path in sorted(Path(directory).glob("*.json"))]
+
+
+# The labelled corpora bundled with the package, one folder per capture run: `captures` (Claude
+# Code 2.1.197, Codex CLI 0.169.0) and `captures-2026-12` (Claude Code 2.1.332, Codex CLI 0.171.0).
+_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def bundled_corpora() -> list[Path]:
+    """The bundled capture folders (`data/captures*`), oldest first; what `agents selftest` checks."""
+    return sorted(p for p in _DATA.glob("captures*") if p.is_dir())

@@ -72,8 +72,10 @@ def read_facts(
         until = _last_line_waiting(lines)
     banner = None
     reset = None
-    if backend.limit_re:
-        found = find_limit(lines[-_LIMIT_TAIL:], backend.limit_re, datetime.fromtimestamp(now, timezone.utc))
+    # A screen backend's banner regex is its table's (the backend's own limit_re already laid over it).
+    limit_re = patterns.limit_re if backend.screen else backend.limit_re
+    if limit_re:
+        found = find_limit(lines[-_LIMIT_TAIL:], limit_re, datetime.fromtimestamp(now, timezone.utc))
         if found is not None:
             banner = found.line.strip()
             reset = found.reset_at.timestamp() if found.reset_at else None

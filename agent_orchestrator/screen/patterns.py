@@ -5,9 +5,24 @@ compiled once through `compiled` (an LRU cache, `re.MULTILINE`, so `^`/`$` ancho
 Patterns are applied to one screen line at a time, except `Dialog.match_re`, which is searched
 in the joined text of the bottom of the screen (so it may span lines).
 
-The built-in sets were written against real `tmux capture-pane -p` screens of Claude Code 2.1.197
-and Codex CLI 0.169.0 (`agent_orchestrator/data/captures`); lines marked "REFERENCE" come from
-field notes only because no capture of them exists (usage limits, login and theme screens).
+The built-in sets are data, not code: `agent_orchestrator/data/screens/<cli>.toml` holds one
+table per CLI version, loaded here into `ScreenPatterns` (`TABLES`). A table for version V
+applies to V and later versions up to the next table (`table_for`); each table lists only what
+changed since the one before it and says, in `checked_against`, which real screens it was
+checked against:
+
+- `claude.toml`: `2.1.197` (Claude Code 2.1.197, `data/captures`) and `2.1.332` (Claude Code
+  2.1.332, `data/captures-2026-12`, fullscreen and classic renderer);
+- `codex.toml`: `0.169.0` (Codex CLI 0.169.0, `data/captures`) and `0.171.0` (Codex CLI 0.171.0,
+  `data/captures-2026-12`).
+
+Lines marked "REFERENCE" in those files come from field notes or a corpus README only, because
+no bundled capture shows them (usage limits, login and theme screens, some dialogs).
+
+`screen_patterns(backend)` picks a backend's table from its `screen` and `screen_version` ("" =
+the newest) and lays the backend's own overrides over it: the `active_re`, `input_re`,
+`limit_re` and `fatal_re` keys, then its `[backend.<name>.screen_patterns]` table, and its
+`dialogs` (when it lists any).
 """
 
 from __future__ import annotations
@@ -15,15 +30,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent_orchestrator.runtime.observation import SHELLS
 
 if TYPE_CHECKING:
     from agent_orchestrator.config.schema import BackendConfig
 
-__all__ = ["CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "Dialog", "ScreenPatterns", "compiled", "screen_patterns"]
+__all__ = [
+    "CLAUDE", "CODEX", "NEVER", "OVERRIDABLE", "PATTERNS", "PROCESS_NAMES", "SCREENS_DIR", "TABLES", "Dialog",
+    "PatternTable", "ScreenPatterns", "ScreenTableError", "compiled", "load_tables", "parse_version", "patterns_for",
+    "screen_patterns", "table_for",
+]
 
 
 @functools.lru_cache(maxsize=512)
@@ -36,11 +58,12 @@ def compiled(pattern: str) -> re.Pattern[str]:
 class Dialog:
     """A question the CLI blocks on until someone answers it.
 
-    `name` is a short id ("trust", "api_key", "bypass", "theme", "permission", "login").
-    `match_re` is searched in the joined lines below the last input line while the dialog is up.
-    `keys` are tmux key names (`send-keys` syntax) that answer it so the agent can proceed; for a
-    permission prompt they approve once. Empty `keys` means no key answers it: a human must act
-    (a login screen). Raises `re.error` at construction if `match_re` does not compile.
+    `name` is a short id ("trust", "api_key", "bypass", "theme", "permission", "login",
+    "auto_mode", "question"). `match_re` is searched in the joined lines below the last input
+    line while the dialog is up. `keys` are tmux key names (`send-keys` syntax) that answer it so
+    the agent can proceed; for a permission prompt they approve once. Empty `keys` means no key
+    answers it blindly: a human (or the agent's operator) must act. Raises `re.error` at
+    construction if `match_re` does not compile.
     """
 
     name: str
@@ -70,6 +93,9 @@ class ScreenPatterns:
       user's prompt has scrolled off (None: only a prompt line shows it).
     - `silent_streaming`: True when the CLI draws no busy marker while text streams (Codex
       0.169), so a started turn with neither an active nor a done marker counts as busy.
+    - `chrome_re`: UI lines drawn between the transcript and the input box that belong to no
+      turn (Claude Code 2.1.332's right-aligned `◐ medium · /effort`); skipped when the status
+      lines and the reply's last line are read (None: no such lines).
 
     Raises `re.error` at construction if any pattern does not compile, so a bad override in a
     config file fails when it is loaded, not on the first screen.
@@ -87,6 +113,7 @@ class ScreenPatterns:
     shell_commands: frozenset[str] = SHELLS
     reply_re: str | None = None
     silent_streaming: bool = False
+    chrome_re: str | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -95,74 +122,182 @@ class ScreenPatterns:
                 compiled(value)
 
 
-# Claude Code 2.1.197 spinner glyphs; the same glyph set starts the past-tense summary line.
-_GLYPHS = "·✢*✶✻✽"
+# "(?!)" never matches (an empty regex would match every line).
+NEVER = "(?!)"
+_FIELDS = {f.name: f for f in fields(ScreenPatterns)}
+# Patterns that may be None (off); the other regex fields are required.
+_OPTIONAL = frozenset(name for name, f in _FIELDS.items() if name.endswith("_re") and "None" in str(f.type))
+_REQUIRED = tuple(name for name, f in _FIELDS.items()
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+# The fields a config may override with a regex string (`[backend.<name>.screen_patterns]`).
+OVERRIDABLE: tuple[str, ...] = tuple(name for name in _FIELDS if name.endswith("_re"))
 
-CLAUDE = ScreenPatterns(
-    # Footer `… · esc to interrupt · …` is the only busy sign while text streams; the spinner
-    # line is `✶ Improvising… (4s · ↓ 28 tokens)`; a tool shows `⎿  Running… (14s)`.
-    active_re=rf"esc to interrupt|^[{_GLYPHS}] \S[^\n]*…|^\s+⎿\s+Running…",
-    # The live box draws `❯` + NBSP; echoed prompts above it use a plain space.
-    input_re=r"^❯[\u00a0 ]?(.*)$",
-    # A message queued during a busy turn leaves this hint in the box (seen with 2.1.197): it is
-    # not typed input, and the turn is still running.
-    placeholder_re=r"^Press up to edit queued messages$",
-    # `✻ API error · Retrying in 42s · attempt 1/10` (also shown for 529 and 401).
-    retry_re=r"Retrying in \d+[^\n]*attempt \d+/\d+",
-    # `● API Error: 529 Overloaded…` as the reply; 401 as `⎿  Invalid API key · Fix …`.
-    error_re=(r"^● API Error\b|^\s*⎿\s+(?:API Error\b|Invalid API key|Credit balance (?:is )?too low"
-              r"|Prompt is too long|Request timed out|Unable to connect)"),
-    # REFERENCE: needs a claude.ai login, no capture. "You've used 90% of…" is only a warning.
-    limit_re=(r"You've hit your (?:[\w-]+ )*limit|You've reached your (?:[\w-]+ )*limit"
-              r"|You've used (?!\d{1,2}(?:\.\d+)?%|over\b)[^\n]*\blimit|You're out of (?:[\w-]+ )*credits"
-              r"|(?:usage|session|weekly) limit reached"),
-    fatal_re=r"Invalid API key|Credit balance (?:is )?too low|Prompt is too long",
-    # `✻ Baked for 0s`, `✻ Cogitated for 1m 5s`; Esc shows `⎿  Interrupted · What should …`.
-    done_re=rf"^[{_GLYPHS}] \S+ for \d+(?:\.\d+)?[hms]\b|Interrupted · What should Claude do",
-    dialogs=(
-        Dialog("api_key", r"Do you want to use this API key\?", ("Up", "Enter")),  # cursor on "No"
-        Dialog("bypass", r"running in Bypass Permissions mode|\d\. Yes, I accept", ("Down", "Enter")),
-        Dialog("trust", r"Yes, I trust this folder|Do you trust the files in this folder", ("Enter",)),
-        Dialog("theme", r"Choose the text style that looks best with your terminal", ("Enter",)),  # REFERENCE
-        Dialog("login", r"Select login method", ()),  # REFERENCE: a human must log in
-        Dialog("permission",
-               r"^\s*Do you want to (?:proceed|make this edit to [^\n]+|create [^\n]+)\?\s*$",
-               ("Enter",)),
-    ),
-    reply_re=r"^● ",
-)
 
-CODEX = ScreenPatterns(
-    # `• Working (4s • esc to interrupt)`; during a retry-after wait only `Working` shows.
-    active_re=r"esc to interrupt|^[•◦] Working\b|^[•◦] Running\b",
-    input_re=r"^› ?(.*)$",
-    # 0.169 shows "Ask Codex to do anything" (dim); older builds rotated example prompts.
-    placeholder_re=(r"^(?:Ask Codex to do anything|Explain this codebase|Summarize recent commits"
-                    r"|Implement \{feature\}|(?:Find and fix a bug in|Write tests for"
-                    r"|Improve documentation in) @filename)$"),
-    # `• Server is busy, reconnecting 2/5 (1s • esc to interrupt)`.
-    retry_re=r"(?i)\b(?:reconnecting|retrying)\b\D{0,12}\d+/\d+",
-    # `■ exceeded retry limit, last status: 429 …`; `■` also marks the Esc notice, not an error.
-    error_re=r"^■ (?!Conversation interrupted)",
-    # REFERENCE (plan limit); "Quota exceeded" (insufficient_quota) is in the captures.
-    limit_re=r"You've hit your (?:[\w-]+ )*limit|You've reached your (?:[\w-]+ )*limit|Quota exceeded",
-    # Only a fresh conversation gets out of a full context window.
-    fatal_re=r"ran out of room in the model's context window",
-    # `Worked for 12s • 03:09`, `Worked for <1s • 03:09` (0.169); Esc shows
-    # `■ Conversation interrupted - tell the model …`.
-    done_re=r"^\s*(?:─+ )?Worked for <?\d|^■ Conversation interrupted",
-    dialogs=(
-        Dialog("trust", r"Trust this folder\?|Do you trust the contents of this directory"
-                        r"|allow Codex to work in this folder", ("Enter",)),
-        Dialog("permission", r"Would you like to (?:run the following command|make the following edits"
-                             r"|grant these permissions)\?", ("Enter",)),
-        Dialog("login", r"Sign in with ChatGPT", ()),  # REFERENCE: a human must log in
-    ),
-    reply_re=r"^[•◦] ",
-    silent_streaming=True,
-)
+class ScreenTableError(ValueError):
+    """A screen-pattern data file that cannot be used (the message names the file and table)."""
 
-PATTERNS: dict[str, ScreenPatterns] = {"claude": CLAUDE, "codex": CODEX}
+
+@dataclass(frozen=True)
+class PatternTable:
+    """One version's table of a CLI's data file: the CLI version from which it applies, what it
+    was checked against, and the complete (inherited and overridden) patterns."""
+
+    cli: str
+    version: str
+    since: tuple[int, ...]
+    checked_against: str
+    patterns: ScreenPatterns
+
+
+_VERSION_RE = re.compile(r"^v?(\d+(?:\.\d+)*)(?:[-+][0-9A-Za-z.+-]*)?$")
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """`"2.1.332"` → `(2, 1, 332)`; a leading `v` and a `-pre`/`+build` tail are allowed.
+
+    Returns None when `text` is not a version.
+
+    >>> parse_version("2.1.332"), parse_version("v0.171.0-alpha.2"), parse_version("latest")
+    ((2, 1, 332), (0, 171, 0), None)
+    """
+    m = _VERSION_RE.match(text.strip())
+    return tuple(int(part) for part in m.group(1).split(".")) if m else None
+
+
+def _regex(value: Any, where: str) -> str:
+    """A data-file regex: a string, or a list of alternatives joined with `|`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return "|".join(value)
+    raise ScreenTableError(f"{where}: expected a regex string or a non-empty list of them, got {value!r}")
+
+
+def _dialogs(value: Any, where: str) -> tuple[Dialog, ...]:
+    if not isinstance(value, list):
+        raise ScreenTableError(f"{where}: expected an array of tables [[…dialogs]], got {value!r}")
+    out = []
+    for i, item in enumerate(value):
+        spot = f"{where}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"name", "match", "keys"} or "match" not in item:
+            raise ScreenTableError(f"{spot}: expected a table with match, name and keys, got {item!r}")
+        keys = item.get("keys", [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ScreenTableError(f"{spot}.keys: expected a list of tmux key names, got {keys!r}")
+        match = _regex(item["match"], f"{spot}.match")
+        try:
+            out.append(Dialog(str(item.get("name") or match), match, tuple(keys)))
+        except re.error as exc:
+            raise ScreenTableError(f"{spot}.match: regex {match!r} does not compile: {exc}") from None
+    return tuple(out)
+
+
+def _table_values(table: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    """(checked_against, ScreenPatterns keyword values) of one version's table."""
+    values: dict[str, Any] = {}
+    checked = ""
+    for key, value in table.items():
+        spot = f"{where}.{key}"
+        if key == "checked_against":
+            if not isinstance(value, str):
+                raise ScreenTableError(f"{spot}: expected a string")
+            checked = value
+        elif key == "dialogs":
+            values[key] = _dialogs(value, spot)
+        elif key == "shell_commands":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ScreenTableError(f"{spot}: expected a list of command names, got {value!r}")
+            values[key] = frozenset(value)
+        elif key == "silent_streaming":
+            if not isinstance(value, bool):
+                raise ScreenTableError(f"{spot}: expected true or false, got {value!r}")
+            values[key] = value
+        elif key in OVERRIDABLE:
+            regex = _regex(value, spot)
+            if not regex and key not in _OPTIONAL:
+                raise ScreenTableError(f"{spot}: a required pattern cannot be empty")
+            values[key] = regex or None
+        else:
+            raise ScreenTableError(f"{spot}: unknown key (known: checked_against, {', '.join(_FIELDS)})")
+    if not checked.strip():
+        raise ScreenTableError(f"{where}: checked_against is missing (which CLI version's screens the table was checked against)")
+    return checked, values
+
+
+def load_tables(path: Path) -> tuple[PatternTable, ...]:
+    """The version tables of one CLI's data file (`<cli>.toml`), oldest first.
+
+    Each table starts from the one before it (the first from nothing, so it must give every
+    required field) and overrides the keys it sets; each must say what it was `checked_against`.
+    Raises `ScreenTableError` for a file that does not parse, a table name that is not a
+    version, an unknown or missing key, a bad value or a regex that does not compile.
+    """
+    cli = path.stem
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ScreenTableError(f"{path}: {exc}") from None
+    versions: list[tuple[tuple[int, ...], str, dict[str, Any]]] = []
+    for name, table in raw.items():
+        since = parse_version(name)
+        if since is None or not isinstance(table, dict):
+            raise ScreenTableError(f'{path}: ["{name}"] is not a version table such as ["1.2.3"]')
+        versions.append((since, name, table))
+    versions.sort(key=lambda item: item[0])
+    tables: list[PatternTable] = []
+    current: dict[str, Any] = {"dialogs": ()}
+    for key, name, table in versions:
+        where = f'{path.name} ["{name}"]'
+        checked, values = _table_values(table, where)
+        current = {**current, **values}
+        missing = [f for f in _REQUIRED if f not in current]
+        if missing:
+            raise ScreenTableError(f"{where}: missing required keys: {', '.join(missing)}")
+        try:
+            patterns = ScreenPatterns(**current)
+        except re.error as exc:
+            raise ScreenTableError(f"{where}: a regex does not compile: {exc}") from None
+        tables.append(PatternTable(cli, name, key, checked, patterns))
+    if not tables:
+        raise ScreenTableError(f"{path}: no version tables")
+    return tuple(tables)
+
+
+SCREENS_DIR = Path(__file__).resolve().parent.parent / "data" / "screens"
+TABLES: dict[str, tuple[PatternTable, ...]] = {path.stem: load_tables(path) for path in sorted(SCREENS_DIR.glob("*.toml"))}
+
+
+def table_for(cli: str, version: str = "") -> PatternTable | None:
+    """The table of `cli` that applies to `version` ("" = the newest), or None for an unknown cli.
+
+    That is the last table whose version is <= `version`; a version older than every table gets
+    the oldest. Raises ValueError when `version` is not a version string.
+    """
+    tables = TABLES.get(cli)
+    if not tables:
+        return None
+    if not version:
+        return tables[-1]
+    wanted = parse_version(version)
+    if wanted is None:
+        raise ValueError(f"{version!r} is not a version such as {tables[-1].version!r}")
+    chosen = tables[0]
+    for table in tables:
+        if table.since <= wanted:
+            chosen = table
+    return chosen
+
+
+def patterns_for(cli: str, version: str = "") -> ScreenPatterns | None:
+    """The built-in patterns of `cli` for `version` ("" = the newest table); None for an unknown cli."""
+    table = table_for(cli, version)
+    return table.patterns if table is not None else None
+
+
+# The newest table of each CLI (what a backend with `screen_version = ""` gets).
+PATTERNS: dict[str, ScreenPatterns] = {cli: tables[-1].patterns for cli, tables in TABLES.items()}
+CLAUDE = PATTERNS["claude"]
+CODEX = PATTERNS["codex"]
 
 # `pane_current_command` while each CLI runs (Codex's launcher is a node script).
 PROCESS_NAMES: dict[str, frozenset[str]] = {
@@ -171,31 +306,46 @@ PROCESS_NAMES: dict[str, frozenset[str]] = {
 }
 
 
-# A backend without a built-in screen set: only its own regexes apply. "(?!)" never matches (an
-# empty regex would match every line).
-_NEVER = "(?!)"
+# A backend without a built-in screen set: only its own regexes apply.
 _GENERIC = ScreenPatterns(
-    active_re=_NEVER, input_re=_NEVER, placeholder_re=None, retry_re=_NEVER, error_re=_NEVER, limit_re=_NEVER,
-    fatal_re=None, done_re=_NEVER, dialogs=(),
+    active_re=NEVER, input_re=NEVER, placeholder_re=None, retry_re=NEVER, error_re=NEVER, limit_re=NEVER,
+    fatal_re=None, done_re=NEVER, dialogs=(),
 )
+# Dialogs a backend answers unless it lists its own `dialogs`: every table dialog with keys but
+# a permission prompt (approving tool calls is the user's call: list the dialog to answer it).
+# As before the tables were data, a backend's dialogs are the ones it answers.
+_NOT_ANSWERED = frozenset({"permission"})
+
+
+def _answered(dialog: Dialog) -> bool:
+    return bool(dialog.keys) and dialog.name not in _NOT_ANSWERED
 
 
 @functools.lru_cache(maxsize=64)
-def _patterns(screen: str, active_re: str, input_re: str, limit_re: str, fatal_re: str,
+def _patterns(screen: str, version: str, overrides: tuple[tuple[str, str], ...],
               dialogs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ScreenPatterns:
-    base = PATTERNS.get(screen, _GENERIC)
-    return dataclasses.replace(
-        base,
-        active_re=active_re or base.active_re,
-        input_re=input_re or base.input_re,
-        limit_re=limit_re or base.limit_re,
-        fatal_re=fatal_re or base.fatal_re,
-        dialogs=tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs),
-    )
+    base = patterns_for(screen, version) or _GENERIC
+    changes: dict[str, Any] = {}
+    for name, value in overrides:
+        changes[name] = value or (None if name in _OPTIONAL else NEVER)
+    if dialogs:
+        changes["dialogs"] = tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs)
+    else:
+        changes["dialogs"] = tuple(d for d in base.dialogs if _answered(d))
+    return dataclasses.replace(base, **changes)
 
 
 def screen_patterns(backend: BackendConfig) -> ScreenPatterns:
-    """The detector patterns for `backend`: its built-in `screen` set with its own regexes and
-    its configured `dialogs` (what it answers) over it."""
+    """The detector patterns for `backend`.
+
+    Its built-in `screen` set at `screen_version` ("" = the newest table; none for a backend
+    without a `screen`), then its own `active_re`, `input_re`, `limit_re` and `fatal_re` where
+    set (non-empty), then its `screen_patterns` table (field name → regex; "" turns an optional
+    pattern off and makes a required one never match). Its `dialogs`, when it lists any, replace
+    the table's; otherwise it gets the table's dialogs that keys answer, but a permission prompt.
+    """
+    overrides = [(name, value) for name in ("active_re", "input_re", "limit_re", "fatal_re")
+                 if (value := getattr(backend, name, ""))]
+    overrides += sorted(dict(getattr(backend, "screen_patterns", None) or {}).items())
     dialogs = tuple((d.name, d.match, tuple(d.keys)) for d in backend.dialogs)
-    return _patterns(backend.screen, backend.active_re, backend.input_re, backend.limit_re, backend.fatal_re, dialogs)
+    return _patterns(backend.screen, getattr(backend, "screen_version", "") or "", tuple(overrides), dialogs)

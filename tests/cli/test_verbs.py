@@ -162,7 +162,7 @@ def test_readme_config_reference_is_current() -> None:
 
 def test_selftest_over_bundled_and_given_captures(tmp_path: Path) -> None:
     bundled = agents("selftest")
-    assert bundled.exit_code == 0 and bundled.output.strip().endswith("46 passed, 0 failed")
+    assert bundled.exit_code == 0 and bundled.output.strip().endswith("101 passed, 0 failed")
     src = ROOT / "agent_orchestrator" / "data" / "captures"
     for suffix in (".txt", ".json"):
         (tmp_path / f"claude-busy-1{suffix}").write_bytes((src / f"claude-busy-1{suffix}").read_bytes())

@@ -1,4 +1,10 @@
-"""Pane-state detectors against the bundled real captures and synthetic edge cases."""
+"""Pane-state detectors against the bundled real captures and synthetic edge cases.
+
+Two corpora are bundled: `data/captures` (Claude Code 2.1.197, Codex CLI 0.169.0) and
+`data/captures-2026-12` (Claude Code 2.1.332, Codex CLI 0.171.0). A capture is named by its
+folder and file stem ("captures-2026-12/claude-idle-1"); a bare stem means the older corpus.
+Every capture is read with the screen table of its labelled version.
+"""
 
 from __future__ import annotations
 
@@ -19,33 +25,59 @@ from agent_orchestrator.screen.detect import (
     Dialog,
     PaneState,
     ScreenPatterns,
+    bundled_corpora,
     check_captures,
     classify,
     find_dialog,
     input_content,
     is_fatal,
     is_pending,
+    patterns_for,
     screen_lines,
     strip_ansi,
     waiting_until,
 )
 from tests.conftest import SHARED_CAPTURES
 
-CAPTURES = Path(agent_orchestrator.__file__).parent / "data" / "captures"
-NAMES = sorted(p.stem for p in CAPTURES.glob("*.json"))
-ANSI_NAMES = sorted(p.name.removesuffix(".ansi.txt") for p in CAPTURES.glob("*.ansi.txt"))
+DATA = Path(agent_orchestrator.__file__).parent / "data"
+OLD, NEW = "captures", "captures-2026-12"
+CORPORA = {OLD: 46, NEW: 55}  # bundled folder -> number of labelled captures
+CAPTURES = DATA / OLD
+
+
+def _stems(corpus: str) -> list[str]:
+    return sorted(p.stem for p in (DATA / corpus).glob("*.json"))
+
+
+NAMES = _stems(OLD)  # the older corpus, by bare stem
+ALL = [f"{corpus}/{stem}" for corpus in CORPORA for stem in _stems(corpus)]
+ANSI = [f"{corpus}/{p.name.removesuffix('.ansi.txt')}" for corpus in CORPORA for p in sorted((DATA / corpus).glob("*.ansi.txt"))]
+
+
+def where(name: str) -> Path:
+    """The files of capture `name` without suffix: "<corpus>/<stem>" or a bare stem (older corpus)."""
+    corpus, _, stem = name.rpartition("/")
+    return DATA / (corpus or OLD) / stem
 
 
 def meta(name: str) -> dict[str, Any]:
-    return json.loads((CAPTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads(where(name).with_suffix(".json").read_text(encoding="utf-8"))
 
 
 def screen(name: str) -> list[str]:
-    return screen_lines((CAPTURES / f"{name}.txt").read_text(encoding="utf-8"))
+    return screen_lines(where(name).with_suffix(".txt").read_text(encoding="utf-8"))
 
 
-def of_state(state: str, cli: str | None = None) -> list[str]:
-    return [n for n in NAMES if meta(n)["state"] == state and (cli is None or meta(n)["cli"] == cli)]
+def table(name: str) -> ScreenPatterns:
+    """The screen table of the capture's labelled CLI version."""
+    m = meta(name)
+    patterns = patterns_for(m["cli"], m["version"])
+    assert patterns is not None
+    return patterns
+
+
+def of_state(state: str, cli: str | None = None, names: list[str] = NAMES) -> list[str]:
+    return [n for n in names if meta(n)["state"] == state and (cli is None or meta(n)["cli"] == cli)]
 
 
 def live_status(m: dict[str, Any]) -> str | None:
@@ -54,49 +86,92 @@ def live_status(m: dict[str, Any]) -> str | None:
 
 
 def classify_as(lines: list[str], cli: str, command: str | None = None,
-                status: str | None = None) -> PaneState:
-    """`classify` with the CLI's patterns; `command` defaults to the CLI's own process name."""
-    return classify(lines, PATTERNS[cli], current_command=command or min(PROCESS_NAMES[cli]),
+                status: str | None = None, patterns: ScreenPatterns | None = None) -> PaneState:
+    """`classify` with `patterns` (default: the CLI's newest table); `command` defaults to the
+    CLI's own process name."""
+    return classify(lines, patterns or PATTERNS[cli], current_command=command or min(PROCESS_NAMES[cli]),
                     process_names=PROCESS_NAMES[cli], session_status=status)
 
 
-# --- the corpus --------------------------------------------------------------------------------
+def classify_capture(name: str, *, status: bool = True, patterns: ScreenPatterns | None = None) -> PaneState:
+    m = meta(name)
+    return classify_as(screen(name), m["cli"], m["pane_current_command"], live_status(m) if status else None,
+                       patterns or table(name))
 
-def test_bundled_corpus_is_a_full_copy_of_the_shared_one() -> None:
-    assert len(NAMES) == 46
-    if not SHARED_CAPTURES.is_dir():
-        pytest.skip("shared/captures is not beside this checkout")
-    shared = {p.name: p.read_bytes() for p in SHARED_CAPTURES.iterdir()}
-    bundled = {p.name: p.read_bytes() for p in CAPTURES.iterdir()}
+
+# --- the corpora -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_bundled_corpus_is_a_full_copy_of_the_shared_one(corpus: str) -> None:
+    assert len(_stems(corpus)) == CORPORA[corpus]
+    shared_dir = SHARED_CAPTURES.parent / corpus
+    if not shared_dir.is_dir():
+        pytest.skip(f"shared/{corpus} is not beside this checkout")
+    shared = {p.name: p.read_bytes() for p in shared_dir.iterdir()}
+    bundled = {p.name: p.read_bytes() for p in (DATA / corpus).iterdir()}
     assert bundled == shared
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_selftest_checks_every_bundled_corpus() -> None:
+    assert [p.name for p in bundled_corpora()] == list(CORPORA)
+
+
+@pytest.mark.parametrize("corpus,versions", [(OLD, {"claude": "2.1.197", "codex": "0.169.0"}),
+                                             (NEW, {"claude": "2.1.332", "codex": "0.171.0"})])
+def test_each_corpus_is_one_cli_version_each(corpus: str, versions: dict[str, str]) -> None:
+    assert {meta(f"{corpus}/{stem}")["cli"]: meta(f"{corpus}/{stem}")["version"] for stem in _stems(corpus)} == versions
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_capture_classifies_to_its_label(name: str) -> None:
-    m = meta(name)
-    got = classify_as(screen(name), m["cli"], m["pane_current_command"], live_status(m))
-    assert got == m["state"], m["detail"]
+    assert classify_capture(name) == meta(name)["state"], meta(name)["detail"]
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if not meta(n).get("visually_identical_to")])
+@pytest.mark.parametrize("name", [n for n in ALL if not meta(n).get("visually_identical_to")])
 def test_screen_alone_classifies_capture(name: str) -> None:
+    assert classify_capture(name, status=False) == meta(name)["state"], meta(name)["detail"]
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n.startswith(OLD + "/")])
+def test_newest_tables_still_read_the_older_screens(name: str) -> None:
+    # Both versions stay supported by the default (newest) tables too: a backend left at
+    # screen_version = "" keeps working on Claude Code 2.1.197 and Codex 0.169.0.
     m = meta(name)
-    assert classify_as(screen(name), m["cli"], m["pane_current_command"]) == m["state"], m["detail"]
+    assert classify_capture(name, patterns=PATTERNS[m["cli"]]) == m["state"], m["detail"]
+    if not m.get("visually_identical_to"):
+        assert classify_capture(name, status=False, patterns=PATTERNS[m["cli"]]) == m["state"], m["detail"]
 
 
-@pytest.mark.parametrize("name", ANSI_NAMES)
+@pytest.mark.parametrize("name", ANSI)
 def test_ansi_variant_classifies_like_the_plain_capture(name: str) -> None:
     m = meta(name)
-    lines = screen_lines(strip_ansi((CAPTURES / f"{name}.ansi.txt").read_text(encoding="utf-8")))
+    lines = screen_lines(strip_ansi(where(name).with_suffix(".ansi.txt").read_text(encoding="utf-8")))
     assert "\x1b" not in "".join(lines)
-    assert classify_as(lines, m["cli"], m["pane_current_command"], live_status(m)) == m["state"]
+    assert classify_as(lines, m["cli"], m["pane_current_command"], live_status(m), table(name)) == m["state"]
 
 
-def test_check_captures_reports_every_capture_ok() -> None:
-    results = check_captures(CAPTURES)
-    assert [r.name for r in results] == NAMES
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_check_captures_reports_every_capture_ok(corpus: str) -> None:
+    results = check_captures(DATA / corpus)
+    assert [r.name for r in results] == _stems(corpus)
     assert [r for r in results if not r.ok] == []
     assert {r.cli for r in results} == {"claude", "codex"}
+
+
+def test_check_captures_reads_each_capture_with_its_versions_table(tmp_path: Path) -> None:
+    # A 2.1.332 retry line is only read right by the 2.1.332 table: relabel the version and the
+    # same screen fails.
+    name = f"{NEW}/claude-rate_limited_retrying-1"
+    (tmp_path / "a.txt").write_bytes(where(name).with_suffix(".txt").read_bytes())
+    m = meta(name)
+    (tmp_path / "a.json").write_text(json.dumps(m))
+    (tmp_path / "b.txt").write_bytes(where(name).with_suffix(".txt").read_bytes())
+    (tmp_path / "b.json").write_text(json.dumps({**m, "version": "2.1.197"}))
+    (tmp_path / "c.txt").write_text("❯ \n")
+    (tmp_path / "c.json").write_text(json.dumps({"cli": "claude", "state": "idle", "version": "latest"}))
+    a, b, c = check_captures(tmp_path)
+    assert a.ok and (b.ok, b.got) == (False, "busy")
+    assert not c.ok and c.got is None and "bad version" in c.reason
 
 
 def test_check_captures_flags_unknown_cli_and_missing_screen(tmp_path: Path) -> None:
@@ -109,11 +184,11 @@ def test_check_captures_flags_unknown_cli_and_missing_screen(tmp_path: Path) -> 
     assert results["gemini-idle-1"].got is None
 
 
-def test_stale_session_status_is_not_trusted_by_check_captures(tmp_path: Path) -> None:
-    # The SIGKILL capture's stale file still says "idle"; its label comes from the shell.
-    name = "claude-exited_to_shell-5"
+@pytest.mark.parametrize("name", ["claude-exited_to_shell-5", f"{NEW}/claude-exited_to_shell-5"])
+def test_stale_session_status_is_not_trusted_by_check_captures(tmp_path: Path, name: str) -> None:
+    # The SIGKILL capture's stale file still says "idle" or "busy"; its label comes from the shell.
     for suffix in (".txt", ".json"):
-        (tmp_path / f"{name}{suffix}").write_bytes((CAPTURES / f"{name}{suffix}").read_bytes())
+        (tmp_path / f"x{suffix}").write_bytes(where(name).with_suffix(suffix).read_bytes())
     assert meta(name)["session_status_stale"] is True
     (result,) = check_captures(tmp_path)
     assert result.ok and result.got == "exited_to_shell"
@@ -124,17 +199,37 @@ def test_stale_session_status_is_not_trusted_by_check_captures(tmp_path: Path) -
 def expected_dialog(m: dict[str, Any]) -> str:
     """The dialog a capture's launch provoked, read off its metadata."""
     omitted = " ".join(m["launch"]["omitted_config"]).lower()
-    for marker, name in (("apikey", "api_key"), ("bypass", "bypass"), ("trust", "trust")):
+    for marker, name in (("apikey", "api_key"), ("bypass", "bypass"), ("trust", "trust"),
+                         ("hascompletedonboarding", "theme"), ("model_provider", "login")):
         if marker in omitted:
             return name
     assert m["keys_sent"], "an in-session dialog follows a prompt"
+    if "AskUserQuestion" in m["detail"]:
+        return "question"
+    if "Auto mode can" in m["detail"]:
+        return "auto_mode"
     return "permission"
 
 
+_CURSOR = re.compile(r"^\s*[❯›]\s*")
+
+
 def selected_after(lines: list[str], keys: tuple[str, ...]) -> str:
-    """The choice a simple select list ends on after `keys`: cursor glyph row, Up/Down, Enter."""
+    """The choice a simple select list ends on after `keys`: cursor glyph row, Up/Down, Enter.
+
+    Numbered options (`❯ 1. Yes`) are read as a list; unnumbered ones (Claude Code 2.1.332:
+    `Yes` / `❯ No (recommended)`) are the block of non-blank rows around the cursor row.
+    """
     rows = re.findall(r"(?m)^\s*([❯›]\s*)?\d+\. (.+)$", "\n".join(lines))
     options = [(bool(glyph), text) for glyph, text in rows]
+    if not options:
+        at = max(i for i, line in enumerate(lines) if _CURSOR.match(line))
+        top, bottom = at, at
+        while top > 0 and lines[top - 1].strip():
+            top -= 1
+        while bottom + 1 < len(lines) and lines[bottom + 1].strip():
+            bottom += 1
+        options = [(bool(_CURSOR.match(line)), _CURSOR.sub("", line).strip()) for line in lines[top:bottom + 1]]
     cursor = next(i for i, (has_cursor, _) in enumerate(options) if has_cursor)
     for key in keys:
         if key == "Up":
@@ -147,18 +242,43 @@ def selected_after(lines: list[str], keys: tuple[str, ...]) -> str:
     raise AssertionError("keys never confirm")
 
 
-@pytest.mark.parametrize("name", of_state("dialog"))
+@pytest.mark.parametrize("name", of_state("dialog", names=ALL))
 def test_find_dialog_names_the_dialog_and_its_keys_accept(name: str) -> None:
+    m, lines = meta(name), screen(name)
+    dialog = find_dialog(lines, table(name))
+    assert dialog is not None and dialog.name == expected_dialog(m)
+    if dialog.keys:
+        choice = selected_after(lines, dialog.keys)
+        assert re.match(r"(Yes|Trust)\b", choice) and "don" not in choice, choice
+    else:  # a question only someone who knows the work can answer
+        assert dialog.name in {"question", "auto_mode", "login"}
+    assert input_content(lines, table(name)) is None
+
+
+@pytest.mark.parametrize("name", of_state("dialog", names=ALL))
+def test_newest_tables_answer_every_dialog_layout_right(name: str) -> None:
     m, lines = meta(name), screen(name)
     dialog = find_dialog(lines, PATTERNS[m["cli"]])
     assert dialog is not None and dialog.name == expected_dialog(m)
-    choice = selected_after(lines, dialog.keys)
-    assert re.match(r"(Yes|Trust)\b", choice) and "don" not in choice, choice
-    assert input_content(lines, PATTERNS[m["cli"]]) is None
+    if dialog.keys:
+        assert re.match(r"(Yes|Trust)\b", selected_after(lines, dialog.keys))
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if meta(n)["state"] != "dialog"])
+def test_trust_dialog_keys_follow_the_cursor_row() -> None:
+    # 2.1.197 puts the cursor on `❯ 1. Yes, I trust this folder`, 2.1.332 on `❯ No, exit`: Enter
+    # on the wrong one would quit Claude. A layout whose cursor row is unknown gets no keys.
+    old, new = screen("claude-dialog-5"), screen(f"{NEW}/claude-dialog-3")
+    assert find_dialog(old, CLAUDE).keys == ("Enter",)  # type: ignore[union-attr]
+    assert find_dialog(new, CLAUDE).keys == ("Down", "Enter")  # type: ignore[union-attr]
+    odd = [line.replace("❯ No, exit", "  No, exit") for line in new]
+    dialog = find_dialog(odd, CLAUDE)
+    assert dialog is not None and (dialog.name, dialog.keys) == ("trust", ())
+    assert classify_as(odd, "claude", status=None) == PaneState.DIALOG
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if meta(n)["state"] != "dialog"])
 def test_no_dialog_outside_dialog_captures(name: str) -> None:
+    assert find_dialog(screen(name), table(name)) is None
     assert find_dialog(screen(name), PATTERNS[meta(name)["cli"]]) is None
 
 
@@ -184,6 +304,8 @@ PASTE_3 = ("Please review the parser change before you merge it:\n"
 def sent_text(m: dict[str, Any]) -> str:
     """The unsubmitted text of a capture, rebuilt from its `keys_sent`."""
     last = m["keys_sent"][-1]
+    if last == "<key Escape>":  # Esc before the first byte puts the prompt back into the box
+        return sent_text({**m, "keys_sent": m["keys_sent"][:-1]})
     paste = re.fullmatch(r"<bracketed paste, (\d+) lines, (\d+) chars, no Enter>", last)
     if paste is None:
         return last.removesuffix("[no Enter]").rstrip()
@@ -195,23 +317,23 @@ def sent_text(m: dict[str, Any]) -> str:
     return "\n".join(body)
 
 
-@pytest.mark.parametrize("name", of_state("unsubmitted_input"))
+@pytest.mark.parametrize("name", of_state("unsubmitted_input", names=ALL))
 def test_is_pending_on_unsubmitted_captures(name: str) -> None:
     m, lines = meta(name), screen(name)
-    patterns, text = PATTERNS[m["cli"]], sent_text(m)
+    patterns, text = table(name), sent_text(m)
     assert is_pending(lines, text, patterns)
     assert input_content(lines, patterns)
-    for other in of_state("done_idle", m["cli"]) + of_state("idle", m["cli"]):
-        assert not is_pending(screen(other), text, patterns), other
+    for other in of_state("done_idle", m["cli"], ALL) + of_state("idle", m["cli"], ALL) + of_state("api_error", m["cli"], ALL):
+        assert not is_pending(screen(other), text, table(other)), other
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES
-                                  if meta(n)["state"] in {"busy", "done_idle", "waiting_until"}])
+@pytest.mark.parametrize("name", [n for n in ALL
+                                  if meta(n)["state"] in {"busy", "done_idle", "waiting_until", "api_error", "idle"}])
 def test_submitted_prompts_are_not_pending(name: str) -> None:
     m, lines = meta(name), screen(name)
-    assert input_content(lines, PATTERNS[m["cli"]]) == ""
+    assert input_content(lines, table(name)) == ""
     for prompt in m["keys_sent"]:
-        assert not is_pending(lines, prompt, PATTERNS[m["cli"]])
+        assert not is_pending(lines, prompt, table(name))
 
 
 def test_codex_placeholder_is_not_input() -> None:
@@ -248,19 +370,20 @@ def test_no_input_box_means_none() -> None:
 
 # --- WAITING-UNTIL -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", of_state("waiting_until"))
+@pytest.mark.parametrize("name", of_state("waiting_until", names=ALL))
 def test_waiting_until_on_waiting_captures(name: str) -> None:
     m, lines = meta(name), screen(name)
     (raw,) = re.findall(r"WAITING-UNTIL: (\S+)", "\n".join(lines))
     expected = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    got = waiting_until(lines, PATTERNS[m["cli"]])
+    assert waiting_until(lines, PATTERNS[m["cli"]]) == expected
+    got = waiting_until(lines, table(name))
     assert got == expected and got.tzinfo is not None and got.utcoffset().total_seconds() == 0
     assert got.timestamp() > m["captured_at"]
 
 
-@pytest.mark.parametrize("name", of_state("done_idle") + of_state("idle"))
+@pytest.mark.parametrize("name", of_state("done_idle", names=ALL) + of_state("idle", names=ALL))
 def test_waiting_until_none_without_marker(name: str) -> None:
-    assert waiting_until(screen(name), PATTERNS[meta(name)["cli"]]) is None
+    assert waiting_until(screen(name), table(name)) is None
 
 
 def with_reply_tail(name: str, old: str, new: list[str]) -> list[str]:
