@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # smoke.sh — the one "run it" command, offline, on a fresh machine:
-#   1. bootstraps .venv and (if `claude` is not on PATH) a pinned Claude Code CLI in .cache/;
+#   1. bootstraps .venv and the Claude Code CLI at its current pin (agent_orchestrator/data/
+#      cli-versions.toml: PATH's if it is that version, else installed into .cache/cli/;
+#      AO_CLI_PINS=previous ./smoke.sh runs on the previous pin);
 #   2. the demo team (agents.example.toml, no agent CLI needed): validate, up, status, send,
 #      logs, down;
 #   3. the main job, once: examples/builder-adversary — the real Claude Code CLI against the

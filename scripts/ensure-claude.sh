@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Print the path of a runnable `claude`: the one on PATH, else the pinned Claude Code CLI that
-# ensure-cli.sh installs into .cache/npm (2.1.197: the version the rehearsal server was checked
-# against).
-exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" claude "@anthropic-ai/claude-code" "2.1.197"
+# Print the path of a runnable `claude` at the pinned Claude Code version of the tested matrix
+# (agent_orchestrator/data/cli-versions.toml; current by default, --previous or
+# AO_CLI_PINS=previous for the previous one): PATH's when its version matches, else the copy
+# ensure-cli.sh keeps in .cache/cli/claude-code@<version>/. Options: see ensure-cli.sh --help.
+exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" "$@" claude

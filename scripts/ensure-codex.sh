@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Print the path of a runnable `codex`: the one on PATH, else the pinned Codex CLI that
-# ensure-cli.sh installs into .cache/npm (0.169.0: the version the rehearsal server was checked
-# against).
-exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" codex "@openai/codex" "0.169.0"
+# Print the path of a runnable `codex` at the pinned Codex CLI version of the tested matrix
+# (agent_orchestrator/data/cli-versions.toml; current by default, --previous or
+# AO_CLI_PINS=previous for the previous one): PATH's when its version matches, else the copy
+# ensure-cli.sh keeps in .cache/cli/codex@<version>/. Options: see ensure-cli.sh --help.
+exec "$(dirname "${BASH_SOURCE[0]}")/ensure-cli.sh" "$@" codex

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,10 +33,17 @@ def socket() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def claude() -> str:
-    """Path of the real Claude Code CLI (on PATH, else the pinned one scripts/ensure-claude.sh
-    installs). Skips, with the reason, only when node/npm are absent."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("node/npm are not installed: the real Claude Code CLI cannot be installed here")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-claude.sh")], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    """Path of the real Claude Code CLI at the selected pin of the tested matrix (current unless
+    AO_CLI_PINS=previous / AO_CLAUDE_VERSION=…): PATH's at that version, else .cache/cli's, else
+    installed by scripts/ensure-claude.sh. Skips, with the reason, only when node/npm are absent."""
+    from tests.support.clis import pinned_cli
+
+    return pinned_cli("claude")
+
+
+@pytest.fixture(scope="session")
+def codex() -> str:
+    """Path of the real Codex CLI at the selected pin of the tested matrix (see `claude`)."""
+    from tests.support.clis import pinned_cli
+
+    return pinned_cli("codex")

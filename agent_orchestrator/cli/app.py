@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from agent_orchestrator.cli import common, render
+from agent_orchestrator.cli import doctor as doctor_cli
 from agent_orchestrator.cli import phase as phase_cli
 from agent_orchestrator.cli import rehearse as rehearse_cli
 from agent_orchestrator.cli import runs as runs_cli
@@ -22,11 +24,11 @@ from agent_orchestrator.cli import supervise as supervise_cli
 from agent_orchestrator.cli import tokens as tokens_cli
 from agent_orchestrator.cli import watchers as watchers_cli
 from agent_orchestrator.config import ConfigError
-from agent_orchestrator.runtime.project import UnknownNameError
+from agent_orchestrator.runtime.project import UnknownNameError, sandbox_note
 from agent_orchestrator.cli.init import ScaffoldError, init_project
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
-from agent_orchestrator.watchdog.view import held_states, watchdog_info
+from agent_orchestrator.watchdog.view import explain, held_states, truths, watchdog_info
 
 app = typer.Typer(
     name="agents",
@@ -44,6 +46,7 @@ app.command("watch", hidden=True)(watchers_cli.watch)  # the former `watcher run
 app.command("pause")(supervise_cli.pause)
 app.command("resume")(supervise_cli.resume)
 app.command("run")(runs_cli.run)
+app.command("doctor")(doctor_cli.doctor)
 out, err = common.out, common.err
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = common.EXIT_OK, common.EXIT_FAILURE, common.EXIT_USAGE
 fail, config_path, load, project = common.fail, common.config_path, common.load, common.project
@@ -74,6 +77,8 @@ def up(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, hel
     except UnknownNameError as exc:
         fail(str(exc), EXIT_USAGE)
     out.print(render.outcome_table(outcomes))
+    if proj.sandboxed:
+        out.print(sandbox_note(proj.sandboxed), markup=False)
     held = held_states(proj.log_dir)
     for o in outcomes:  # stopped by `down NAME` earlier: supervised again
         if held.get(o.name) is not None and held[o.name].state == "paused" and (names or o.name != "watchdog"):
@@ -98,10 +103,21 @@ def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, h
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print the same facts as JSON.")) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the same facts as JSON."),
+    why: Optional[str] = typer.Option(None, "--why", metavar="NAME", help="Explain the watchdog's verdict on one agent: what each witness said, and when."),
+) -> None:
     """Show every agent and service and its state (starts nothing)."""
     proj = project(ctx)
+    if why is not None:
+        if proj.config.agent(why) is None:
+            fail(f"{why}: no such agent (agents: {', '.join(a.name for a in proj.config.agents) or 'none'})", EXIT_USAGE)
+        for line in explain(proj.log_dir, why, time.time()):
+            out.print(line, markup=False)
+        return
     panes = proj.runtime.observe()
+    doing = truths(proj.log_dir)
     held = held_states(proj.log_dir)
     rows = [render.with_held(r, held.get(r.name)) for r in proj.status(panes)] + [proj.watchdog_status(panes)]
     flags = watchers_cli.open_flags(proj.config)
@@ -113,13 +129,14 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
             "session_prefix": proj.config.defaults.session_prefix,
             "tmux_socket": proj.config.defaults.tmux_socket,
             "agents": [{**r.to_dict(), "held": held[r.name].detail if r.name in held else None,
+                        **({"doing": doing[r.name].state, "source": doing[r.name].source} if r.name in doing else {}),
                         **({"open_flags": flags[r.name]} if flags and r.name in flags else {})} for r in rows],
             "watchdog": info,
         }
         out.print_json(json.dumps(payload))
         return
     out.print(f"[bold]{proj.config.path}[/bold] — {render.summary(proj.config)} — tmux: {server}")
-    out.print(render.status_table(proj.config, rows, flags=flags))
+    out.print(render.status_table(proj.config, rows, flags=flags, doing=doing))
     for name, h in held.items():
         out.print(f"{name}: {h.state} — {h.detail}", markup=False)
     if info.get("config_error"):

@@ -20,7 +20,7 @@ def run(
     example: Path = typer.Argument(..., help="Example folder (agents.toml, setup.sh, playbooks/)."),
     timeout: float = typer.Option(300.0, "--timeout", help="Give up after this many seconds."),
     keep: bool = typer.Option(False, "--keep", help="Keep the sandbox folder for inspection."),
-    claude: Optional[str] = typer.Option(None, "--claude", help="Path of the Claude Code CLI (default: PATH, then .cache/npm)."),
+    claude: Optional[str] = typer.Option(None, "--claude", help="Path of the Claude Code CLI (default: the pinned version of the tested matrix: PATH's if it is that version, else .cache/cli/claude-code@<version>; AO_CLI_PINS=previous for the previous pin)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON at the end."),
 ) -> None:
     """Run EXAMPLE in a sandbox to its end state, print status, phase and tokens, clean up."""

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.runtime.project import Outcome, UnitStatus
+from agent_orchestrator.truth.model import Truth
 
 _STATE_STYLE = {
     "running": "green",
@@ -56,13 +57,30 @@ def state_text(row: UnitStatus) -> Text:
     return Text(label, style=_STATE_STYLE.get(row.state, ""))
 
 
-def status_table(config: Config, rows: Sequence[UnitStatus], flags: Mapping[str, int] | None = None) -> Table:
-    """The `status` table; with `flags` (open flags per watcher agent) a `flags` column too."""
+_DOING_STYLE = {"busy": "green", "retrying": "magenta", "needs-input": "bold yellow", "api-error": "red", "unsubmitted": "yellow",
+                "dialog": "yellow", "waiting-until": "cyan", "exited": "red"}
+
+
+def doing_text(truth: Truth | None) -> Text:
+    """The `doing` cell: the watchdog's verdict with its source (`busy·hook`, `idle·screen`)."""
+    if truth is None:
+        return Text("-", style="dim")
+    return Text(truth.label, style=_DOING_STYLE.get(truth.state, ""))
+
+
+def status_table(config: Config, rows: Sequence[UnitStatus], flags: Mapping[str, int] | None = None,
+                 doing: Mapping[str, Truth] | None = None) -> Table:
+    """The `status` table; with `doing` (the watchdog's verdict per agent) a `doing` column, with
+    `flags` (open flags per watcher agent) a `flags` column."""
     table = Table(title=None, show_edge=False, header_style="bold")
-    for column in ("name", "kind", "backend", "model", "watch", "session", "state", *(("flags",) if flags else ())):
+    columns = ("name", "kind", "backend", "model", "watch", "session", "state", *(("doing",) if doing is not None else ()),
+               *(("flags",) if flags else ()))
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = [row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row)]
+        cells: list[str | Text] = [row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row)]
+        if doing is not None:
+            cells.append(doing_text(doing.get(row.name)) if row.kind not in ("service", "watchdog") and row.state == "running" else Text("-", style="dim"))
         if flags:
             count = flags.get(row.name)
             cells.append("-" if count is None else Text(f"{count} open", style="bold yellow" if count else "dim"))

@@ -155,7 +155,8 @@ def _backends(tables: dict[str, Any], ctx: Context) -> dict[str, BackendConfig]:
 
 def _check_screen(backend: BackendConfig, key: str, ctx: Context) -> None:
     """`screen_version` must be a version of a built-in screen set; `screen_patterns` keys must be
-    pattern fields of `ScreenPatterns` and their values regexes that compile."""
+    pattern fields of `ScreenPatterns` and their values regexes that compile; a dialog gives
+    `choose` or `keys`, not both, and a `match` unless it names a dialog of the screen table."""
     version = backend.screen_version
     if version:
         tables = TABLES.get(backend.screen)
@@ -165,6 +166,14 @@ def _check_screen(backend: BackendConfig, key: str, ctx: Context) -> None:
         elif parse_version(version) is None:
             newest = show(tables[-1].version)
             ctx.add(f"{key}.screen_version", f'{show(version)} is not a version such as {newest} ("" = the newest table)')
+    table_names = {d.name for t in TABLES.get(backend.screen, ()) for d in t.patterns.dialogs}
+    for i, dialog in enumerate(backend.dialogs):
+        spot = f"{key}.dialogs[{i}]"
+        if dialog.choose and dialog.keys:
+            ctx.add(f"{spot}.keys", "give choose (the option to choose) or keys, not both")
+        if not dialog.match and dialog.name not in table_names:
+            known = f" (the screen table's: {', '.join(sorted(table_names))})" if table_names else ""
+            ctx.add(f"{spot}.match", f"required unless name is a dialog of the screen table{known}")
     for field_name, value in backend.screen_patterns.items():
         spot = f"{key}.screen_patterns.{field_name}"
         if field_name not in OVERRIDABLE:

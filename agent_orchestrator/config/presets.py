@@ -15,9 +15,10 @@ from typing import Any
 # The claude and codex presets set no screen regexes and no dialogs: with `screen` set, those come
 # from the screen table of the CLI version (agent_orchestrator/data/screens, picked by
 # `screen_version`; see screen.patterns.screen_patterns), one source of truth for the presets and
-# the detectors. A backend's own active_re/input_re/limit_re/fatal_re, `screen_patterns` and
-# `dialogs` override the table. Permission prompts are not auto-answered by a preset; a user who
-# wants that adds the dialog to their backend block.
+# the detectors. A backend's own active_re/input_re/limit_re/fatal_re and `screen_patterns`
+# override the table; its `dialogs` are laid over the table's by name. Permission prompts are
+# detected but not auto-answered by a preset; a user who wants that adds a dialog named
+# "permission" to their backend block (`{name = "permission", choose = "^Yes$"}`).
 
 CLAUDE_PRESET: dict[str, Any] = {
     "bin": "claude",
@@ -32,6 +33,7 @@ CLAUDE_PRESET: dict[str, Any] = {
     "resume_flags": ["--continue"],
     "transcripts": {"path": "~/.claude/projects", "reader": "claude"},
     "screen": "claude",
+    "hooks": True,
 }
 
 CODEX_PRESET: dict[str, Any] = {
@@ -46,6 +48,7 @@ CODEX_PRESET: dict[str, Any] = {
     "supports_resume": False,
     "transcripts": {"path": "~/.codex/sessions", "reader": "codex"},
     "screen": "codex",
+    "hooks": True,
 }
 
 # The demo backend is a dependency-free stand-in (agent_orchestrator/demo_agent.py) so that

@@ -71,11 +71,20 @@ class DefaultsConfig:
 
 @dataclass
 class DialogConfig:
-    """One startup/permission dialog a backend may show, and the keys that answer it."""
+    """One dialog a backend may show, and what to choose in it.
 
-    match: str = opt(None, required=True, regex=True, doc="regex that is on screen while the dialog is up")
-    keys: list[str] = opt(factory=list, doc="tmux key names sent to answer it, e.g. [\"Down\", \"Enter\"]")
-    name: str = opt("", doc="label used in events")
+    Laid over the screen table's dialogs by `name`. `choose` names the option to choose by its
+    text; the cursor is moved onto it one key at a time, as the screen shows, then confirmed.
+    `keys` (the older way, kept for backward compatibility) are sent blindly instead, for a
+    dialog without `choose`.
+    """
+
+    match: str = opt("", regex=True, doc='regex that is on screen while the dialog is up ("" = the screen table\'s dialog of this name)')
+    choose: str = opt("", regex=True, doc='regex matching the text of the option to choose, e.g. "^Yes, I trust"; "" (and no keys) = '
+                                          'a person must answer (a needs-input event)')
+    keys: list[str] = opt(factory=list, doc="legacy: tmux key names sent blindly to answer it, e.g. [\"Down\", \"Enter\"] "
+                                            "(only without choose)")
+    name: str = opt("", doc="label used in events; a screen table's dialog of the same name is replaced")
 
 
 @dataclass
@@ -115,11 +124,13 @@ class BackendConfig:
     startup_timeout: float = opt(60.0, positive=True, doc="seconds to wait for ready_re before pasting anyway")
     supports_resume: bool = opt(False, doc="the CLI can continue its last conversation")
     resume_flags: list[str] = opt(factory=list, doc="flags added when an agent with resume = true restarts")
-    dialogs: list[DialogConfig] = opt(factory=list, doc="dialogs and the keys that answer them: [{match, keys, name}]; [] = the "
-                                                         "screen table's startup dialogs (not its permission prompts)")
+    dialogs: list[DialogConfig] = opt(factory=list, doc="dialogs and what to choose in them: [{name, match, choose}], laid over the "
+                                                         "screen table's by name (the table's permission prompt is only answered "
+                                                         "when listed)")
     transcripts: TranscriptsConfig = opt(factory=TranscriptsConfig, doc="{path, reader}")
     home: str = opt("", choices=("", "scratch"), doc='"scratch": each agent gets its own prepared HOME under <log_dir>/homes/<agent> (rehearsals); "" = the user\'s HOME')
     screen: str = opt("", doc="built-in screen detector set (claude, codex) for detailed pane states")
+    hooks: bool = opt(False, doc="record the CLI's own hook events (claude, codex) into <log_dir>/hooks/<agent>.jsonl: the first witness of what the agent does")
     screen_version: str = opt("", doc='CLI version whose screen table applies, e.g. "2.1.197" '
                                       '(a table covers its version up to the next table); "" = the newest')
     screen_patterns: dict[str, str] = opt(factory=dict, doc="{field = regex}: replaces patterns of the screen table (active_re, input_re, "

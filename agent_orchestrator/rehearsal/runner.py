@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import tomli_w
 
 from agent_orchestrator.config import load_config
+from agent_orchestrator.runtime import clis
 from agent_orchestrator.runtime.project import Outcome, Project, UnitStatus
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import read_events
@@ -92,15 +93,12 @@ def sandbox_config(path: Path, *, socket_name: str, prefix: str, port: int, bins
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
 
 
-def find_cli(name: str, repo_root: Path | None = None) -> str | None:
-    """An agent CLI (`claude`, `codex`): on PATH, else the pinned copy scripts/ensure-<name>.sh
-    installs into .cache/npm."""
-    found = shutil.which(name)
-    if found:
-        return found
-    root = repo_root or Path(__file__).resolve().parents[2]
-    cached = root / ".cache" / "npm" / "node_modules" / ".bin" / name
-    return str(cached) if cached.exists() else None
+def find_cli(name: str, repo_root: Path | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """An agent CLI (`claude`, `codex`) at the selected version of the tested matrix
+    (data/cli-versions.toml; current unless AO_CLI_PINS / AO_<NAME>_VERSION say otherwise): PATH's
+    when it is that version, else the pinned copy scripts/ensure-<name>.sh installs into
+    .cache/cli/<package>@<version>/, else None (see `runtime.clis.find_cli`)."""
+    return clis.find_cli(name, repo_root, env)
 
 
 def find_claude(repo_root: Path | None = None) -> str | None:
@@ -230,9 +228,12 @@ def run_rehearsal(
         used = {loaded.backend_of(a).screen for a in loaded.agents if a.enabled}
         for cli in ("claude", "codex"):
             if cli in used:
-                found = (claude if cli == "claude" else None) or find_cli(cli)
+                try:
+                    found = (claude if cli == "claude" else None) or find_cli(cli)
+                except clis.MatrixError as exc:
+                    raise RehearsalError(str(exc)) from None
                 if found is None:
-                    raise RehearsalError(f"the {cli} CLI is not installed: run scripts/ensure-{cli}.sh (or put {cli} on PATH)")
+                    raise RehearsalError(f"the {cli} CLI is not installed at its pinned version: run scripts/ensure-{cli}.sh")
                 bins[cli] = found
         sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins)
         settings = rehearsal_settings(work)

@@ -6,15 +6,17 @@ created: `up` leaves a running session alone and restarts a dead one in place.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_orchestrator.agents import hooks
 from agent_orchestrator.agents.launch import Launch, build_launch
-from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
-from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
+from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config, ServiceConfig
+from agent_orchestrator.runtime.delivery import DeliveryResult, HookConfirmation, deliver
 from agent_orchestrator.runtime.homes import prepare_home, scratch_home
 from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
 from agent_orchestrator.runtime.observation import TmuxError
@@ -23,6 +25,25 @@ from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.runtime.observation import PaneObservation
 
 Unit = AgentConfig | ServiceConfig
+
+SKIP_PERMISSIONS = "--dangerously-skip-permissions"
+
+
+def needs_sandbox_env(backend: BackendConfig, argv: list[str], env: dict[str, str], euid: int) -> bool:
+    """True when `IS_SANDBOX=1` must be added to a launch: as root (euid 0) Claude Code refuses
+    `--dangerously-skip-permissions` unless IS_SANDBOX=1 is set. Only for a claude screen backend
+    whose argv has that flag and whose configured env (backend + agent) does not set IS_SANDBOX
+    (any value: the user's choice stands)."""
+    return euid == 0 and backend.screen == "claude" and SKIP_PERMISSIONS in argv and "IS_SANDBOX" not in env
+
+
+def sandbox_note(agents: Iterable[str]) -> str:
+    """The one line `up` prints about the agents that got IS_SANDBOX=1 ("" for none)."""
+    names = list(agents)
+    if not names:
+        return ""
+    noun = "agent" if len(names) == 1 else "agents"
+    return f"running as root: IS_SANDBOX=1 set for claude {noun} {', '.join(names)} (needed for {SKIP_PERMISSIONS})"
 
 
 class UnknownNameError(ValueError):
@@ -72,9 +93,17 @@ class Outcome:
 class Project:
     """A loaded config bound to its tmux server."""
 
-    def __init__(self, config: Config, runtime: Runtime | None = None) -> None:
+    def __init__(self, config: Config, runtime: Runtime | None = None, *, euid: int | None = None) -> None:
         self.config = config
         self.runtime: Runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
+        self._euid = euid
+        # Agents whose launches got IS_SANDBOX=1 added (running as root), in launch order.
+        self.sandboxed: dict[str, None] = {}
+
+    @property
+    def euid(self) -> int:
+        """The effective uid launches are made as (injected by tests, else os.geteuid())."""
+        return os.geteuid() if self._euid is None else self._euid
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -141,7 +170,12 @@ class Project:
     # -- lifecycle -------------------------------------------------------------------------
     def launch_of(self, unit: Unit, phase_index: int = 0, prompt: str | None = None, resume: bool | None = None) -> Launch:
         """The launch command of a unit (an agent with its kickoff — or `prompt` instead — or a
-        service's cmd). `resume` overrides the agent's own `resume` setting."""
+        service's cmd). `resume` overrides the agent's own `resume` setting. Running as root, a
+        claude agent launched with --dangerously-skip-permissions gets IS_SANDBOX=1 unless its
+        config sets IS_SANDBOX (`needs_sandbox_env`); its name is noted in `sandboxed`. A backend
+        with hooks wired (`agents.hooks`) gets its hook recorder: Claude's settings layer or
+        Codex's `-c hooks.*` (trust appended to its config.toml), and AO_HOOK/AO_HOOK_LOG in the env.
+        Raises OSError when a file cannot be written."""
         if isinstance(unit, ServiceConfig):
             argv = [sys.executable if part == "{python}" else part for part in unit.cmd]
             return Launch(argv=argv, cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
@@ -154,9 +188,16 @@ class Project:
             prompt_file.write_text(kickoff or "", encoding="utf-8")
         launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
                               resume=unit.resume if resume is None else resume, config_path=self.config.path)
+        if needs_sandbox_env(backend, launch.argv, launch.env, self.euid):
+            launch.env["IS_SANDBOX"] = "1"
+            self.sandboxed[unit.name] = None
         if backend.home == "scratch":
             launch.env.update(prepare_home(scratch_home(self.log_dir, unit.name), cli=backend.screen or backend.name,
                                            agent=unit.name, agent_dir=launch.cwd, env=launch.env))
+        if hooks.wired(backend.screen, backend.hooks) and backend.prompt_delivery != "exec":
+            args, env = hooks.hook_launch(backend.screen, self.log_dir, unit.name, {**os.environ, **launch.env})
+            launch.argv[1:1] = args  # right after the executable: before the flags, the model and the kickoff
+            launch.env.update(env)
         return launch
 
     def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
@@ -272,7 +313,23 @@ class Project:
         if not isinstance(unit, AgentConfig):
             return DeliveryResult(False, 0, f"{name} is a service; only agents take messages")
         backend = self.config.backend_of(unit)
-        return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts)
+        return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts,
+                       confirm=self.confirmation(unit, text))
+
+    def confirmation(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep) -> HookConfirmation | None:
+        """A watch for the CLI's UserPromptSubmit of `text`, when the agent's hooks are wired and
+        its hook file shows they fire (an agent started before hooks were wired never sends one:
+        the screen confirms its deliveries instead). None otherwise."""
+        backend = self.config.backend_of(agent)
+        if not hooks.wired(backend.screen, backend.hooks):
+            return None
+        path = hooks.hook_log(self.log_dir, agent.name)
+        try:
+            if path.stat().st_size == 0:
+                return None
+        except OSError:
+            return None
+        return HookConfirmation(path, text, sleep=sleep)
 
     def deliver_when_ready(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep,
                            clock: Callable[[], float] = time.monotonic) -> DeliveryResult:
@@ -285,7 +342,8 @@ class Project:
         backend = self.config.backend_of(agent)
         session = agent.session or ""
         wait_ready(self.runtime, session, backend, sleep=sleep, clock=clock)
-        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts, sleep=sleep)
+        return deliver(self.runtime, session, text, backend, attempts=self.config.watchdog.delivery_attempts, sleep=sleep,
+                       confirm=self.confirmation(agent, text, sleep=sleep))
 
     def wait_screen(self, session: str, pattern: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], float] = time.monotonic) -> bool:

@@ -18,6 +18,10 @@ How a screen is read, and why:
   when the reply's last line is looked for (WAITING-UNTIL).
 - Text in the input box is typed input unless it is a placeholder (`placeholder_re`: Claude
   Code 2.1.332 puts `Resend your message to try again` in the box after a final API error).
+- A dialog is a known one (`patterns.dialogs`, matched below the last input line) or any option
+  list with a cursor above a key hint (`screen.menu.read_menu`), named `unknown`: either covers
+  the input box. `read_dialog` also reads the options, where the cursor is and which option the
+  dialog's `choose` names, from which `DialogReading.answer` plans the next key.
 - The `❯` box is always drawn, so it proves nothing alone, and after SIGKILL the old UI stays on
   screen around bash's prompt: `pane_current_command` decides `exited_to_shell`.
 """
@@ -32,6 +36,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 
+from agent_orchestrator.screen.menu import Answer, Menu, pick, plan_answer, read_menu
 from agent_orchestrator.screen.patterns import (
     CLAUDE,
     CODEX,
@@ -44,9 +49,10 @@ from agent_orchestrator.screen.patterns import (
 )
 
 __all__ = [
-    "CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "WAITING_UNTIL_RE", "CaptureResult",
-    "Dialog", "PaneState", "ScreenPatterns", "bundled_corpora", "check_captures", "classify", "find_dialog",
-    "input_content", "is_fatal", "is_pending", "patterns_for", "screen_lines", "strip_ansi", "waiting_until",
+    "CLAUDE", "CODEX", "PATTERNS", "PROCESS_NAMES", "UNKNOWN_DIALOG", "WAITING_UNTIL_RE", "CaptureResult",
+    "Dialog", "DialogReading", "PaneState", "ScreenPatterns", "bundled_corpora", "check_captures", "classify",
+    "find_dialog", "input_content", "is_fatal", "is_pending", "patterns_for", "read_dialog", "screen_lines", "strip_ansi",
+    "waiting_until",
 ]
 
 
@@ -129,17 +135,13 @@ def _block_end(lines: Sequence[str], start: int) -> int:
     return end
 
 
-def find_dialog(screen: Sequence[str] | str, patterns: ScreenPatterns) -> Dialog | None:
-    """The first of `patterns.dialogs` that is up on `screen`, or None.
-
-    Only the bottom of the screen is searched: the lines below the last input line (a dialog
-    replaces the input box; text above it is old). Codex's `› 1.` choice lines do not count as
-    input lines. So a reply that merely asks "Do you want to proceed?" is not a dialog.
-    """
-    lines = _lines(screen)
+def _find_dialog(lines: list[str], patterns: ScreenPatterns, menu: Menu | None) -> Dialog | None:
     rx = compiled(patterns.input_re)
+    options = set(menu.rows) if menu is not None else set()
     start = 0
     for i in range(len(lines) - 1, -1, -1):
+        if i in options:
+            continue  # a dialog's cursor row (`❯ No, exit`, `› 1. Yes`) is no input line
         m = rx.search(lines[i])
         if m and not _OPTION.match(_content(m)):
             start = i + 1
@@ -148,10 +150,71 @@ def find_dialog(screen: Sequence[str] | str, patterns: ScreenPatterns) -> Dialog
     return next((d for d in patterns.dialogs if compiled(d.match_re).search(text)), None)
 
 
+def find_dialog(screen: Sequence[str] | str, patterns: ScreenPatterns) -> Dialog | None:
+    """The first of `patterns.dialogs` that is up on `screen`, or None.
+
+    Only the bottom of the screen is searched: the lines below the last input line (a dialog
+    replaces the input box; text above it is old). Codex's `› 1.` choice lines, and the rows of
+    a dialog's option list (`read_menu`), do not count as input lines. So a reply that merely
+    asks "Do you want to proceed?" is not a dialog.
+    """
+    lines = _lines(screen)
+    return _find_dialog(lines, patterns, read_menu(lines))
+
+
+# The name of a dialog no pattern names, shown because an option list with a cursor is up.
+UNKNOWN_DIALOG = "unknown"
+
+
+@dataclass(frozen=True)
+class DialogReading:
+    """The dialog that is up, as far as the screen tells.
+
+    `name` is the known dialog's (`patterns.dialogs`), or `UNKNOWN_DIALOG` for an option list
+    that no pattern names; `choose`/`keys` are the known dialog's (empty for an unknown one);
+    `options`/`cursor` its option list as read (`screen.menu.read_menu`; `()`/None when none
+    could be read); `choice` the index of the one option `choose` names (`screen.menu.pick`),
+    None when there is none (nothing to choose, not on screen, or ambiguous).
+    """
+
+    name: str
+    choose: str = ""
+    keys: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    cursor: int | None = None
+    choice: int | None = None
+
+    def answer(self, *, wraps: bool = True) -> Answer:
+        """The next step in answering it (`screen.menu.plan_answer`)."""
+        return plan_answer(self.name, self.options, self.cursor, self.choice, self.choose, self.keys, wraps=wraps)
+
+
+def read_dialog(screen: Sequence[str] | str, patterns: ScreenPatterns) -> DialogReading | None:
+    """The dialog that is up on `screen`: a known one (`find_dialog`) with its option list, or an
+    unknown option list (`read_menu`: a cursor over two or more options above a key hint); None
+    when neither is up."""
+    lines = _lines(screen)
+    menu = read_menu(lines)
+    dialog = _find_dialog(lines, patterns, menu)
+    if dialog is None and menu is None:
+        return None
+    options = menu.options if menu is not None else ()
+    cursor = menu.cursor if menu is not None else None
+    if dialog is None:
+        return DialogReading(UNKNOWN_DIALOG, options=options, cursor=cursor)
+    return DialogReading(dialog.name, dialog.choose, dialog.keys, options, cursor, pick(options, dialog.choose))
+
+
+def _dialog_up(lines: list[str], patterns: ScreenPatterns) -> bool:
+    """A known dialog or an unknown option list is up: the input box is not."""
+    menu = read_menu(lines)
+    return menu is not None or _find_dialog(lines, patterns, menu) is not None
+
+
 def _input_block(lines: list[str], patterns: ScreenPatterns) -> list[str] | None:
     """The live input line's content and its continuation lines; None if no input box is up."""
     rows = _input_rows(lines, patterns)
-    if not rows or find_dialog(lines, patterns) is not None:
+    if not rows or _dialog_up(lines, patterns):
         return None
     box = rows[-1]
     m = compiled(patterns.input_re).search(lines[box])
@@ -264,15 +327,15 @@ def classify(
     `$HOME/.claude/sessions/<pid>.json` "status" ("busy", "idle", "waiting"), passed only when
     the caller has a fresh one from a live pid.
 
-    Precedence: exited_to_shell (a shell is in the foreground) > dialog (on screen, or status
-    "waiting") > unsubmitted_input > the turn's state (retrying > busy > api_error > waiting_until
-    / done_idle > idle). When the screen shows no marker for the turn, `session_status` decides;
+    Precedence: exited_to_shell (a shell is in the foreground) > dialog (a known one or an option
+    list on screen, or status "waiting") > unsubmitted_input > the turn's state (retrying > busy >
+    api_error > waiting_until / done_idle > idle). When the screen shows no marker for the turn, `session_status` decides;
     without it a started turn counts as done, or as busy for a CLI with `silent_streaming`.
     """
     lines = _lines(screen)
     if current_command in patterns.shell_commands and current_command not in process_names:
         return PaneState.EXITED_TO_SHELL
-    if session_status == "waiting" or find_dialog(lines, patterns) is not None:
+    if session_status == "waiting" or _dialog_up(lines, patterns):
         return PaneState.DIALOG
     if input_content(lines, patterns):
         return PaneState.UNSUBMITTED_INPUT

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import BackendConfig
 from agent_orchestrator.screen.limits import find_limit
-from agent_orchestrator.screen.detect import PaneState, classify, find_dialog, input_content, is_fatal, waiting_until
+from agent_orchestrator.screen.menu import Answer, plan_answer
+from agent_orchestrator.screen.detect import PaneState, classify, input_content, is_fatal, read_dialog, waiting_until
 
 # Spinner glyphs and numbers change every second while a CLI shows a timer ("(45s · ↓ 24
 # tokens)", "Running… (3m 20s)"); they are folded out of the content hash so that a hung turn
@@ -27,8 +28,16 @@ class ScreenFacts:
     `state` is a `screen.detect.PaneState` value; `active`: working right now; `waiting_until`:
     epoch of a current `WAITING-UNTIL:` marker; `limit_banner`/`limit_reset`: a usage-limit banner
     and its parsed reset (epoch, None if unparseable); `fatal`: an unrecoverable error is on
-    screen; `dialog`/`dialog_keys`: a blocking dialog and the keys that answer it; `input`: the
-    text in the input line; `captured_at`: epoch of the capture; `hash`: `content_hash`.
+    screen; `input`: the text in the input line; `captured_at`: epoch of the capture; `hash`:
+    `content_hash`.
+
+    A blocking dialog (`screen.detect.read_dialog`): `dialog` its name (`unknown` for an option
+    list no pattern names); `dialog_options` its option texts as read, top to bottom (empty when
+    none could be read); `dialog_cursor` the index of the option the cursor is on;
+    `dialog_choose` the regex naming the option to choose ("" = a person must answer);
+    `dialog_choice` the index of the one option it names (None: none or several on screen);
+    `dialog_keys` the fixed keys of a user-defined dialog without `choose`. `dialog_answer()`
+    plans the next key from these.
     """
 
     hash: str = ""
@@ -42,6 +51,18 @@ class ScreenFacts:
     dialog_keys: tuple[str, ...] = ()
     input: str = ""
     captured_at: float = 0.0
+    dialog_options: tuple[str, ...] = ()
+    dialog_cursor: int | None = None
+    dialog_choose: str = ""
+    dialog_choice: int | None = None
+
+    def dialog_answer(self, *, wraps: bool = True) -> Answer | None:
+        """The next step in answering the dialog on screen (`screen.menu.plan_answer`); None
+        when no dialog is up."""
+        if not self.dialog:
+            return None
+        return plan_answer(self.dialog, self.dialog_options, self.dialog_cursor, self.dialog_choice, self.dialog_choose,
+                           self.dialog_keys, wraps=wraps)
 
 
 def content_hash(screen: Sequence[str]) -> str:
@@ -79,7 +100,7 @@ def read_facts(
         if found is not None:
             banner = found.line.strip()
             reset = found.reset_at.timestamp() if found.reset_at else None
-    dialog = find_dialog(lines, patterns)
+    dialog = read_dialog(lines, patterns)
     fatal = is_fatal(lines, patterns) if backend.screen else bool(backend.fatal_re and any(re.search(backend.fatal_re, ln) for ln in lines[-_LIMIT_TAIL:]))
     return ScreenFacts(
         hash=content_hash(lines),
@@ -93,6 +114,10 @@ def read_facts(
         dialog_keys=tuple(dialog.keys) if dialog else (),
         input=input_content(lines, patterns) or "",
         captured_at=now,
+        dialog_options=dialog.options if dialog else (),
+        dialog_cursor=dialog.cursor if dialog else None,
+        dialog_choose=dialog.choose if dialog else "",
+        dialog_choice=dialog.choice if dialog else None,
     )
 
 

@@ -22,7 +22,13 @@ no bundled capture shows them (usage limits, login and theme screens, some dialo
 `screen_patterns(backend)` picks a backend's table from its `screen` and `screen_version` ("" =
 the newest) and lays the backend's own overrides over it: the `active_re`, `input_re`,
 `limit_re` and `fatal_re` keys, then its `[backend.<name>.screen_patterns]` table, and its
-`dialogs` (when it lists any).
+`dialogs`, laid over the table's by name (`merge_dialogs`).
+
+A dialog says what to choose, not which keys answer it: `choose` is a regex naming the wanted
+option's text, and the keys are worked out from the option list on screen (`screen.menu`), one
+at a time, so a layout that moves the options around (Claude Code 2.1.332 lists `No, exit`
+before `Yes, I trust this folder`; 2.1.197 the other way round) cannot make a fixed key
+sequence choose the wrong one.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import dataclasses
 import functools
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLAUDE", "CODEX", "NEVER", "OVERRIDABLE", "PATTERNS", "PROCESS_NAMES", "SCREENS_DIR", "TABLES", "Dialog",
-    "PatternTable", "ScreenPatterns", "ScreenTableError", "compiled", "load_tables", "parse_version", "patterns_for",
-    "screen_patterns", "table_for",
+    "PatternTable", "ScreenPatterns", "ScreenTableError", "compiled", "load_tables", "merge_dialogs", "parse_version",
+    "patterns_for", "screen_patterns", "table_for",
 ]
 
 
@@ -59,19 +65,29 @@ class Dialog:
     """A question the CLI blocks on until someone answers it.
 
     `name` is a short id ("trust", "api_key", "bypass", "theme", "permission", "login",
-    "auto_mode", "question"). `match_re` is searched in the joined lines below the last input
-    line while the dialog is up. `keys` are tmux key names (`send-keys` syntax) that answer it so
-    the agent can proceed; for a permission prompt they approve once. Empty `keys` means no key
-    answers it blindly: a human (or the agent's operator) must act. Raises `re.error` at
-    construction if `match_re` does not compile.
+    "auto_mode", "question", "hooks"). `match_re` is searched in the joined lines below the last
+    input line while the dialog is up. `choose` is a regex naming the option to choose (searched
+    in each option's text, see `screen.menu`): the cursor is moved onto the one option it
+    matches, then Enter confirms it. "" means nobody answers it automatically: a person must.
+    `keys` are fixed tmux key names (`send-keys` syntax) sent blindly, for a user-defined dialog
+    without `choose` (the way dialogs were answered before `choose`; the bundled tables never
+    use it). Raises `re.error` at construction if `match_re` or `choose` does not compile.
     """
 
     name: str
     match_re: str
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    choose: str = ""
 
     def __post_init__(self) -> None:
         compiled(self.match_re)
+        if self.choose:
+            compiled(self.choose)
+
+    @property
+    def answered(self) -> bool:
+        """Whether the dialog is answered automatically (by `choose`, or by fixed `keys`)."""
+        return bool(self.choose or self.keys)
 
 
 @dataclass(frozen=True)
@@ -179,14 +195,20 @@ def _dialogs(value: Any, where: str) -> tuple[Dialog, ...]:
     out = []
     for i, item in enumerate(value):
         spot = f"{where}[{i}]"
-        if not isinstance(item, dict) or set(item) - {"name", "match", "keys"} or "match" not in item:
-            raise ScreenTableError(f"{spot}: expected a table with match, name and keys, got {item!r}")
-        keys = item.get("keys", [])
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ScreenTableError(f"{spot}.keys: expected a list of tmux key names, got {keys!r}")
+        if isinstance(item, dict) and "keys" in item:
+            raise ScreenTableError(f"{spot}.keys: a table says which option to choose (choose = \"<regex>\"), not which keys")
+        if not isinstance(item, dict) or set(item) - {"name", "match", "choose"} or "match" not in item:
+            raise ScreenTableError(f"{spot}: expected a table with match, name and choose, got {item!r}")
+        choose = item.get("choose", "")
+        if not isinstance(choose, str):
+            raise ScreenTableError(f"{spot}.choose: expected a regex string (\"\" = a person answers), got {choose!r}")
         match = _regex(item["match"], f"{spot}.match")
         try:
-            out.append(Dialog(str(item.get("name") or match), match, tuple(keys)))
+            compiled(choose)
+        except re.error as exc:
+            raise ScreenTableError(f"{spot}.choose: regex {choose!r} does not compile: {exc}") from None
+        try:
+            out.append(Dialog(str(item.get("name") or match), match, choose=choose))
         except re.error as exc:
             raise ScreenTableError(f"{spot}.match: regex {match!r} does not compile: {exc}") from None
     return tuple(out)
@@ -311,27 +333,40 @@ _GENERIC = ScreenPatterns(
     active_re=NEVER, input_re=NEVER, placeholder_re=None, retry_re=NEVER, error_re=NEVER, limit_re=NEVER,
     fatal_re=None, done_re=NEVER, dialogs=(),
 )
-# Dialogs a backend answers unless it lists its own `dialogs`: every table dialog with keys but
-# a permission prompt (approving tool calls is the user's call: list the dialog to answer it).
-# As before the tables were data, a backend's dialogs are the ones it answers.
+# Dialogs of a screen table that are detected but not answered unless the backend lists a dialog
+# of that name: approving a tool call is the user's call.
 _NOT_ANSWERED = frozenset({"permission"})
+# (name, match, choose, keys) of a backend's own dialog.
+_Own = tuple[str, str, str, tuple[str, ...]]
 
 
-def _answered(dialog: Dialog) -> bool:
-    return bool(dialog.keys) and dialog.name not in _NOT_ANSWERED
+def merge_dialogs(table: Sequence[Dialog], own: Sequence[_Own]) -> tuple[Dialog, ...]:
+    """A backend's dialogs: its own (checked first, in order), then the table's whose name none
+    of its own has; a table permission prompt is kept without a choice (detected, not answered).
+
+    An own dialog without `match` takes the match of the table's dialogs of its name (so
+    `{name = "hooks", choose = "^Trust all"}` only sets what to choose); one with neither a
+    `match` nor a table dialog of its name is dropped (the config loader reports it).
+    """
+    mine: list[Dialog] = []
+    for name, match, choose, keys in own:
+        if match:
+            mine.append(Dialog(name or match, match, keys, choose))
+        else:
+            mine += [Dialog(name, d.match_re, keys, choose) for d in table if d.name == name]
+    names = {d.name for d in mine}
+    rest = [dataclasses.replace(d, choose="", keys=()) if d.name in _NOT_ANSWERED else d
+            for d in table if d.name not in names]
+    return (*mine, *rest)
 
 
 @functools.lru_cache(maxsize=64)
-def _patterns(screen: str, version: str, overrides: tuple[tuple[str, str], ...],
-              dialogs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ScreenPatterns:
+def _patterns(screen: str, version: str, overrides: tuple[tuple[str, str], ...], dialogs: tuple[_Own, ...]) -> ScreenPatterns:
     base = patterns_for(screen, version) or _GENERIC
     changes: dict[str, Any] = {}
     for name, value in overrides:
         changes[name] = value or (None if name in _OPTIONAL else NEVER)
-    if dialogs:
-        changes["dialogs"] = tuple(Dialog(name or match, match, keys) for name, match, keys in dialogs)
-    else:
-        changes["dialogs"] = tuple(d for d in base.dialogs if _answered(d))
+    changes["dialogs"] = merge_dialogs(base.dialogs, dialogs)
     return dataclasses.replace(base, **changes)
 
 
@@ -341,11 +376,12 @@ def screen_patterns(backend: BackendConfig) -> ScreenPatterns:
     Its built-in `screen` set at `screen_version` ("" = the newest table; none for a backend
     without a `screen`), then its own `active_re`, `input_re`, `limit_re` and `fatal_re` where
     set (non-empty), then its `screen_patterns` table (field name → regex; "" turns an optional
-    pattern off and makes a required one never match). Its `dialogs`, when it lists any, replace
-    the table's; otherwise it gets the table's dialogs that keys answer, but a permission prompt.
+    pattern off and makes a required one never match). Its dialogs are its own `dialogs` laid
+    over the table's by name (`merge_dialogs`): a table's permission prompt is detected but only
+    answered when the backend lists a dialog named "permission".
     """
     overrides = [(name, value) for name in ("active_re", "input_re", "limit_re", "fatal_re")
                  if (value := getattr(backend, name, ""))]
     overrides += sorted(dict(getattr(backend, "screen_patterns", None) or {}).items())
-    dialogs = tuple((d.name, d.match, tuple(d.keys)) for d in backend.dialogs)
+    dialogs = tuple((d.name, d.match, getattr(d, "choose", ""), tuple(d.keys)) for d in backend.dialogs)
     return _patterns(backend.screen, getattr(backend, "screen_version", "") or "", tuple(overrides), dialogs)

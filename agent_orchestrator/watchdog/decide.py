@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agent_orchestrator.config.schema import Config
+from agent_orchestrator.truth.model import Truth
 from agent_orchestrator.watchdog.model import (
     Action,
     AgentView,
@@ -69,13 +70,15 @@ def views(config: Config, state: WatchdogState, observation: Observation) -> dic
         out[agent.name] = AgentView(
             agent.name, agent, config.backend_of(agent), seen.pane, state.agent(agent.name).facts, seen.screen is not None,
             seen.session_status, seen.run_seconds, seen.launch_pid, seen.wake_text, seen.wake_error,
+            state.agent(agent.name).truth or Truth(),
         )
     return out
 
 
 def decide(config: Config, state: WatchdogState, observation: Observation, now: float) -> Step:
     """The state after this tick and the actions to carry out, in order."""
-    state = witness(config, state, observation)
+    witnessed = witness(config, state, observation)
+    state = witnessed.state
     if state.run_started is None:
         state = replace(state, run_started=min([now, *observation.created]))
     heavy = now - state.last_heavy >= config.watchdog.heavy_interval
@@ -84,7 +87,7 @@ def decide(config: Config, state: WatchdogState, observation: Observation, now: 
     seen = views(config, state, observation)
     tick = Tick(config, state, seen, now, phase_view(config, state, observation.git), heavy,
                 observation.services, observation.git, observation.tokens, observation.requests)
-    actions: list[Action] = []
+    actions: list[Action] = list(witnessed.actions)
     restarted: set[str] = set()
     for policy in POLICIES:
         tick = replace(tick, state=state, views={n: v for n, v in seen.items() if n not in restarted})

@@ -1,5 +1,8 @@
 """The watchdog driver: one per project (a lock in log_dir), a tick every `signal_interval`.
 
+Between ticks it sleeps on the wake channel (watchdog/wake.py): a hook event from an agent CLI,
+a CLI request or a post-receive hook wakes it at once; `signal_interval` is the backstop.
+
 Each tick: re-read agents.toml (an edit that does not validate is logged loudly and the last good
 config stays in force) → observe (one bulk tmux observation, captures only where needed, git,
 requests, tokens) → `decide` (pure) → save the decided state (so a crash mid-effect restarts
@@ -33,6 +36,7 @@ from agent_orchestrator.watchdog.model import Action, Observation, Outcome
 from agent_orchestrator.watchdog.observe import GitFactory, Observer, StatusReader, claude_session_status, requests_dir
 from agent_orchestrator.watchdog.settle import settle
 from agent_orchestrator.watchdog.state import WatchdogState, read_state, save_state, to_json
+from agent_orchestrator.watchdog.wake import WakeChannel, wake_dir
 
 LedgerFactory = Callable[[Config], Ledger]
 
@@ -83,6 +87,7 @@ class Watchdog:
         self.ledger_factory = ledger
         self.ledger: Ledger | None = None
         self._saved = ""
+        self._wake_error_said = False
 
     @property
     def log_dir(self) -> Path:
@@ -169,7 +174,15 @@ class Watchdog:
         # What the previous holder left, read under the lock; a bad file is set aside.
         self.state, problem = read_state(self.log_dir, set_aside=True)
         self._saved = ""
-        previous = {sig: signal.signal(sig, lambda *_: self.stop_event.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        wake = WakeChannel([self.log_dir / "hooks", requests_dir(self.log_dir), wake_dir(self.log_dir)])
+        if not once:
+            wake.start()
+
+        def stop(*_: object) -> None:
+            self.stop_event.set()
+            wake.poke("stop")
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.events.emit("", "watchdog-start", f"pid {os.getpid()}, config {self.config_path}", self.clock())
             if problem:
@@ -181,9 +194,14 @@ class Watchdog:
                     self.events.emit("", "tick-error", f"{type(exc).__name__}: {exc}", self.clock())
                 if once:
                     break
-                self.stop_event.wait(self.config.watchdog.signal_interval)
+                if wake.error and not self._wake_error_said:
+                    self._wake_error_said = True
+                    self.events.emit("", "wake-degraded", f"ticking every {self.config.watchdog.signal_interval:g}s only: {wake.error}",
+                                     self.clock())
+                wake.wait(self.config.watchdog.signal_interval)
             self.events.emit("", "watchdog-stop", "stopped cleanly", self.clock())
         finally:
+            wake.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.lock.release()

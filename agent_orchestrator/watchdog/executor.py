@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from agent_orchestrator.runtime.delivery import deliver
+from agent_orchestrator.agents import hooks
+from agent_orchestrator.runtime.delivery import HookConfirmation, deliver
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.watchdog.events import EventLog, iso
@@ -68,7 +69,7 @@ class Executor:
         if isinstance(action, Start):
             return self._start(state, action, observation)
         if isinstance(action, Send):
-            return self._send(action, now)
+            return self._send(state, action, now)
         if isinstance(action, Keys):
             return self._keys(action, now)
         if isinstance(action, Note):
@@ -111,15 +112,23 @@ class Executor:
         self.events.emit(action.agent, action.kind, action.reason, observation.now, session=started.session)
         return Outcome(action, True)
 
-    def _send(self, action: Send, now: float) -> Outcome:
+    def _send(self, state: WatchdogState, action: Send, now: float) -> Outcome:
         config = self.project.config
         unit = config.agent(action.agent)
         if unit is None:
             return Outcome(action, False, f"{action.agent} is not an agent of the config")
-        result = deliver(self.project.runtime, unit.session or "", action.text, config.backend_of(unit),
-                         attempts=config.watchdog.delivery_attempts, **({"sleep": self.sleep} if self.sleep else {}))
+        backend = config.backend_of(unit)
+        paced = {"sleep": self.sleep} if self.sleep else {}
+        confirm = None
+        if hooks.wired(backend.screen, backend.hooks) and state.agent(unit.name).hooks.last_event_at is not None:
+            # Only once the session's hooks have been heard from (Codex fires none before its
+            # first prompt; a session started before hooks were wired never will).
+            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), action.text, **paced)
+        result = deliver(self.project.runtime, unit.session or "", action.text, backend,
+                         attempts=config.watchdog.delivery_attempts, confirm=confirm, **paced)
         if result.ok:
-            self.events.emit(action.agent, action.kind, action.reason, now, submits=result.attempts)
+            self.events.emit(action.agent, action.kind, action.reason, now, submits=result.attempts,
+                             confirmed=result.confirmed_by, **({"prompt_id": result.prompt_id} if result.prompt_id else {}))
             return Outcome(action, True, attempts=result.attempts)
         self.events.emit(action.agent, "delivery-failed", f"{action.kind}: {result.reason}", now)
         return Outcome(action, False, result.reason, result.attempts)

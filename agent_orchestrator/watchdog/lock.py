@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
+
+# `lock_holder` probes the lock by taking a shared flock for an instant, and a watchdog that was
+# just SIGKILLed keeps its flock until a child it was forking (a tmux or git call between fork
+# and exec) has exec'd: both hold the lock for microseconds to milliseconds (more on a loaded
+# machine). A lock that stays busy this long is held by a live watchdog.
+BUSY_GRACE = 0.2  # seconds
 
 
 class LockHeld(RuntimeError):
@@ -27,15 +34,22 @@ class ProjectLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock. Raises LockHeld when a live process holds it."""
+        """Take the lock. Raises LockHeld when a live process holds it (busy for `BUSY_GRACE`
+        seconds: a passing `lock_holder` probe is not a holder)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip()
-            os.close(fd)
-            raise LockHeld(self.path, holder) from None
+        deadline = time.monotonic() + BUSY_GRACE
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                holder = os.read(fd, 32).decode(errors="replace").strip()
+                os.close(fd)
+                raise LockHeld(self.path, holder) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self.fd = fd

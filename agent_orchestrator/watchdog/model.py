@@ -19,6 +19,7 @@ from typing import Any, Literal
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config
 from agent_orchestrator.runtime.observation import PaneObservation
 from agent_orchestrator.screen.facts import ScreenFacts
+from agent_orchestrator.truth.model import HookEvent, Truth
 from agent_orchestrator.watchdog.state import AgentState, WatchdogState
 
 # -- observation ------------------------------------------------------------------------------
@@ -91,6 +92,9 @@ class AgentObservation:
     launch_pid: int | None = None
     wake_text: str | None = None
     wake_error: str = ""
+    hook_events: tuple[HookEvent, ...] = ()
+    hook_offset: int | None = None
+    hook_reset: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class AgentView:
     """One agent as the policies see it: the observation joined with the remembered screen.
 
     `facts` are the latest screen facts (fresh when `captured`, else from an earlier tick — the
-    screen has not changed since, as tmux's window activity says).
+    screen has not changed since, as tmux's window activity says). `truth` is this tick's verdict
+    from the three witnesses (hooks, status file, screen; `truth.fold`).
     """
 
     name: str
@@ -136,6 +141,7 @@ class AgentView:
     launch_pid: int | None = None
     wake_text: str | None = None
     wake_error: str = ""
+    truth: Truth = field(default_factory=Truth)
 
     @property
     def alive(self) -> bool:
@@ -144,7 +150,9 @@ class AgentView:
 
     @property
     def busy(self) -> bool:
-        """Working right now, by the screen or by a fresh session-status file."""
+        """Working right now (a turn runs, or an automatic retry), by the most trusted witness."""
+        if self.truth.state != "unknown":
+            return self.truth.state in ("busy", "retrying")
         if self.session_status == "busy":
             return True
         return bool(self.facts and self.facts.active)

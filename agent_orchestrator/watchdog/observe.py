@@ -1,8 +1,8 @@
 """Building one tick's `Observation` from the injected collaborators (the only reads of a tick).
 
 Per tick: one bulk tmux observation; captures only of panes whose activity changed (or whose
-facts a policy waits for); Claude Code's session-status file for live Claude agents; launch
-records; a git fetch of the handoff repo and, only when origin/main moved, the new commits,
+facts a policy waits for); Claude Code's session-status file for live Claude agents; the hook
+events appended since the last tick (agents whose backend has hooks wired); launch records; a git fetch of the handoff repo and, only when origin/main moved, the new commits,
 inbox blobs and the phase's status file; CLI request files; the token ledger's poll; the kickoff
 text of a wake that is due. The state is read, never written.
 """
@@ -15,14 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from agent_orchestrator.agents import hooks
 from agent_orchestrator.agents.kickoff import agent_kickoff
 from agent_orchestrator.config.schema import AgentConfig, Config
 from agent_orchestrator.handoff.gitrepo import Commit, FetchResult, GitError, GitRepo
 from agent_orchestrator.handoff.markers import has_done_marker
+from agent_orchestrator.handoff.mirror import ensure_mirror
 from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.screen.facts import read_facts
 from agent_orchestrator.transcripts.discovery import agent_home
+from agent_orchestrator.transcripts.tail import tail
+from agent_orchestrator.truth.hook_events import read_events as read_hook_events
+from agent_orchestrator.truth.model import HookEvent
 from agent_orchestrator.watchdog.model import AgentObservation, CommitView, GitView, Observation, Request, TokenView
 from agent_orchestrator.watchdog.state import AgentState, WatchdogState
 
@@ -96,22 +101,21 @@ def read_requests(log_dir: Path) -> tuple[Request, ...]:
     return tuple(out)
 
 
-def _git_repo(path: Path, timeout: float) -> GitSource:
-    return GitRepo(path, timeout=timeout)
-
-
 class Observer:
     """Reads the world for one project's ticks.
 
     `runtime` is the tmux server (protocol `Runtime`), `git` builds the handoff repo's reader
-    from its path and fetch timeout (seconds), `session_status` reads Claude Code's status file.
+    from its path and fetch timeout (seconds) — by default `GitRepo` over the watchdog's own bare
+    mirror of the clone's origin (handoff/mirror.py), never the agents' clone itself —,
+    `session_status` reads Claude Code's status file.
     It keeps small caches that are not state: the status file's verdict per (head, phase), so
     the file is read only when origin/main moved.
     """
 
-    def __init__(self, runtime: Runtime, *, git: GitFactory = _git_repo, session_status: StatusReader = claude_session_status) -> None:
+    def __init__(self, runtime: Runtime, *, git: GitFactory | None = None, session_status: StatusReader = claude_session_status) -> None:
         self.runtime = runtime
         self.git = git
+        self._mirrors: dict[tuple[Path, Path], GitSource] = {}
         self.session_status = session_status
         self.captures = 0  # pane captures done, for the benchmark
         self._status: tuple[str, int, bool] | None = None  # (head, phase index, done)
@@ -164,7 +168,15 @@ class Observer:
                 wake_text = agent_kickoff(config, agent, index)
             except (OSError, KeyError, IndexError, ValueError) as exc:
                 wake_error = f"kickoff cannot be rendered: {type(exc).__name__}: {exc}"
-        return AgentObservation(agent.name, pane, screen, status, run_seconds, pid, wake_text, wake_error)
+        hook_events: tuple[HookEvent, ...] = ()
+        hook_offset = None
+        hook_reset = False
+        if hooks.wired(backend.screen, backend.hooks):
+            records, hook_offset, hook_reset = tail(hooks.hook_log(Path(config.defaults.log_dir), agent.name),
+                                                    st.hooks.offset)
+            hook_events = read_hook_events(records)
+        return AgentObservation(agent.name, pane, screen, status, run_seconds, pid, wake_text, wake_error,
+                                hook_events, hook_offset, hook_reset)
 
     # -- git -----------------------------------------------------------------------------------
     def observe_git(self, config: Config, state: WatchdogState) -> GitView | None:
@@ -177,7 +189,10 @@ class Observer:
         loop = config.loop
         if loop is None or loop.repo is None or not loop.phases or state.phase.complete:
             return None
-        repo = self.git(Path(loop.repo), loop.handoff.fetch_timeout)
+        try:
+            repo = self._repo(Path(loop.repo), Path(config.defaults.log_dir), loop.handoff.fetch_timeout)
+        except GitError as exc:
+            return GitView(ok=False, error=str(exc))
         index = min(state.phase.index, len(loop.phases) - 1)
         known = self._status
         last_done = known is not None and known[1] == index and known[2]
@@ -207,6 +222,14 @@ class Observer:
         except GitError as exc:
             return GitView(ok=False, error=str(exc), status_done=last_done)
         return GitView(ok=True, head=head, commits=commits, rewritten=rewritten, inbox_blobs=inbox, status_done=known[2])
+
+    def _repo(self, repo: Path, log_dir: Path, timeout: float) -> GitSource:
+        if self.git is not None:
+            return self.git(repo, timeout)
+        key = (repo, log_dir)
+        if key not in self._mirrors:
+            self._mirrors[key] = GitRepo(ensure_mirror(repo, log_dir, timeout), timeout=timeout)
+        return self._mirrors[key]
 
     # -- tokens --------------------------------------------------------------------------------
     @staticmethod

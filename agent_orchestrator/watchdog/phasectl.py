@@ -15,6 +15,7 @@ from typing import Any
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
 from agent_orchestrator.handoff.markers import has_done_marker
+from agent_orchestrator.handoff.mirror import mirror_path
 from agent_orchestrator.runtime.project import Outcome, Project
 from agent_orchestrator.watchdog.lock import LockHeld, ProjectLock, lock_holder
 from agent_orchestrator.watchdog.events import EventLog
@@ -59,8 +60,10 @@ def phase_info(config: Config, now: float | None = None) -> PhaseInfo:
     phase = loop.phases[index]
     done: bool | None = None
     if loop.repo is not None:
+        mirror = mirror_path(Path(config.defaults.log_dir))
         try:
-            text = GitRepo(Path(loop.repo)).show(phase.status)  # as last fetched by the watchdog
+            # As last fetched by the watchdog (its mirror; the clone's own view before it ran).
+            text = GitRepo(mirror if (mirror / "HEAD").exists() else Path(loop.repo)).show(phase.status)
         except GitError:
             text = None  # not a repo (yet): unknown rather than an error
         done = None if text is None and not (Path(loop.repo) / ".git").exists() else (text is not None and has_done_marker(text, loop.done_marker))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from agent_orchestrator.screen.facts import ScreenFacts
+from agent_orchestrator.truth.model import HookState, Truth
 
 VERSION = 2
 
@@ -64,6 +65,27 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class DialogProgress:
+    """Where the dialogs policy is with the dialog on an agent's screen (one key at a time).
+
+    `screen` is the content hash of the screen the last dialog key was sent on ("" = none in
+    flight: the next key waits until the screen differs from it, or `sent_at` is long past);
+    `moves` counts the cursor moves sent since the agent's start; `direct` is set once a move
+    the shorter way round changed nothing (the list does not wrap: go straight from then on);
+    `noted` is the dialog (name and options) whose needs-input note went out in the current
+    episode ("" = none). `at` is when this was last written: a start after it makes it stale
+    (`policies.dialogs`).
+    """
+
+    screen: str = ""
+    sent_at: float = 0.0
+    moves: int = 0
+    noted: str = ""
+    at: float = 0.0
+    direct: bool = False
+
+
+@dataclass(frozen=True)
 class AgentState:
     """Per-agent bookkeeping (epoch seconds throughout).
 
@@ -71,7 +93,8 @@ class AgentState:
     `restarts` are the start times inside the restart window; `failed_starts` counts consecutive
     starts that died within `start_secs`; `next_restart_at` is the backoff; `needs_human` the
     reason a crash loop stopped healing; `nudged_phase` the phase whose DONE-nudge was sent;
-    `paused` set by `agents down NAME` / `pause`.
+    `paused` set by `agents down NAME` / `pause`; `hooks` what the CLI's hook events said so far
+    (`truth.hook_events`); `truth` the verdict of the last tick (`truth.fold`).
     """
 
     idle_since: float | None = None
@@ -87,8 +110,11 @@ class AgentState:
     next_wake_at: float | None = None
     pending: tuple[Pending, ...] = ()
     dialogs_answered: int = 0
+    dialog: DialogProgress = field(default_factory=DialogProgress)
     paused: bool = False
     last_limit_banner: str = ""
+    hooks: HookState = field(default_factory=HookState)
+    truth: Truth | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +280,10 @@ def _hints(cls: type) -> dict[str, Any]:
 def _decode(tp: Any, value: Any, key: str) -> Any:  # noqa: C901 - one branch per type form
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is typing.Literal:
+        if value not in args:
+            raise StateError(key, f"expected one of {', '.join(map(str, args))}, got {_show(value)}")
+        return value
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_orchestrator.truth.model import Truth
 from agent_orchestrator.watchdog.events import iso
 from agent_orchestrator.watchdog.state import load_state
 
@@ -35,3 +36,62 @@ def watchdog_info(log_dir: Path) -> dict[str, Any]:
     """`last_tick` (epoch), `pid` and `config_error` ("" when the config validates) of the last tick."""
     state = load_state(log_dir)
     return {"last_tick": state.last_tick, "pid": state.pid, "config_error": state.config_error}
+
+
+def truths(log_dir: Path) -> dict[str, Truth]:
+    """The watchdog's last verdict per agent (`state·source`), from its saved state."""
+    return {name: st.truth for name, st in load_state(log_dir).agents.items() if st.truth is not None}
+
+
+def explain(log_dir: Path, name: str, now: float) -> list[str]:
+    """Why the watchdog sees agent `name` as it does: the verdict, then what each witness said
+    and when (lines for `status --why`)."""
+    state = load_state(log_dir)
+    st = state.agents.get(name)
+    if st is None:
+        return [f"{name}: the watchdog has not observed it yet"]
+    lines = []
+    truth = st.truth
+    if truth is None:
+        lines.append(f"{name}: no verdict yet")
+    else:
+        since = f" for {_ago(now, truth.since)}" if truth.since is not None else ""
+        lines.append(f"{name}: {truth.label}{since}" + (f" — {truth.detail}" if truth.detail else ""))
+    h = st.hooks
+    if h.last_event_at is not None:
+        turn = {"busy": "a turn is running", "idle": "between turns"}.get(h.turn, "no turn seen")
+        extra = "; ".join(x for x in (f"tool {h.tool}" if h.tool else "", h.needs_input, f"api error {h.api_error}" if h.api_error else "",
+                                      "session ended" if h.ended else "") if x)
+        lines.append(f"  hook:   {h.last_event} {_ago(now, h.last_event_at)} ago; {turn}" + (f" ({extra})" if extra else ""))
+        if h.prompts:
+            lines.append(f"          last prompt accepted {_ago(now, h.prompts[-1].ts)} ago" +
+                         (f" (prompt_id {h.prompts[-1].prompt_id})" if h.prompts[-1].prompt_id else ""))
+    else:
+        lines.append("  hook:   no event (hooks not wired for its backend, or nothing since its start)")
+    lines.append(f"  status: {truth.status if truth is not None and truth.status else 'no status file (not Claude Code, or not started)'}")
+    facts = st.facts
+    if facts is not None:
+        extra = "; ".join(x for x in (f"dialog {facts.dialog}" if facts.dialog else "", f"input {facts.input[:40]!r}" if facts.input else "",
+                                      f"limit banner {facts.limit_banner!r}" if facts.limit_banner else "") if x)
+        lines.append(f"  screen: {facts.state or 'unread'} (captured {_ago(now, facts.captured_at)} ago)" + (f"; {extra}" if extra else ""))
+    else:
+        lines.append("  screen: not captured yet")
+    if st.idle_since is not None:
+        lines.append(f"  idle clock: {_ago(now, st.idle_since)} since the last change")
+    if truth is not None and truth.conflict:
+        reported = "reported" if truth.conflict_reported else "within the grace"
+        lines.append(f"  conflict: {truth.conflict} (for {_ago(now, truth.conflict_since or now)}, {reported})")
+    for pending in st.pending:
+        lines.append(f"  undelivered {pending.kind}: attempt {pending.attempts}, {pending.last_error}")
+    return lines
+
+
+def _ago(now: float, then: float | None) -> str:
+    if then is None:
+        return "?"
+    seconds = max(0.0, now - then)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

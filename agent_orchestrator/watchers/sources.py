@@ -1,8 +1,9 @@
 """What the built-in watchers read: the handoff repo as pushed, the watchdog's state and events.
 
-All read-only. The handoff repo is fetched by the watchdog every signal tick; a watcher fetches it
-itself only when no watchdog holds the project's lock (two fetches racing in one clone would fight
-over the tracking ref's lock file) — either way it reads `origin/main` as last fetched.
+All read-only. The handoff repo is read from the watchdog's own bare mirror of the clone's origin
+(never the agents' clone), which the watchdog fetches every signal tick; a watcher fetches the
+mirror itself only when no watchdog holds the project's lock — either way it reads `origin/main`
+as last fetched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
+from agent_orchestrator.handoff.mirror import ensure_mirror
 from agent_orchestrator.transcripts.tail import tail
 from agent_orchestrator.watchdog.lock import lock_holder
 from agent_orchestrator.watchdog.state import WatchdogState, load_state
@@ -63,15 +65,18 @@ class WatchRepo(GitRepo):
 
 
 def handoff_repo(config: Config) -> WatchRepo | None:
-    """The `[loop].repo` clone, or None without one."""
+    """The handoff repo as the watchdog mirrors it (`handoff/mirror.py`; created on first use),
+    or None without a `[loop].repo`. Raises GitError when the clone has no origin."""
     loop = config.loop
     if loop is None or loop.repo is None:
         return None
-    return WatchRepo(Path(loop.repo), timeout=loop.handoff.fetch_timeout)
+    path = ensure_mirror(Path(loop.repo), Path(config.defaults.log_dir), loop.handoff.fetch_timeout)
+    return WatchRepo(path, timeout=loop.handoff.fetch_timeout)
 
 
 def refresh(repo: GitRepo, log_dir: Path) -> None:
-    """Fetch `repo` unless a watchdog runs (it fetches every signal tick).
+    """Fetch the mirror unless a watchdog runs (it fetches every signal tick; two fetches in one
+    repository would fight over the tracking ref's lock file).
 
     Raises GitError when our own fetch fails: a watcher must not flag from a view it could not
     refresh (the tick is logged and retried).

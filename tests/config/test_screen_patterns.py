@@ -60,13 +60,34 @@ def test_screen_patterns_merge_key_by_key_through_extends(tmp_path: Path) -> Non
     assert config.backends["mine"].screen_patterns == {"retry_re": "again", "done_re": "over"}
 
 
+def test_a_dialog_by_name_sets_what_to_choose(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, """
+        [[backend.codex.dialogs]]
+        name = "hooks"
+        choose = "^Trust all and continue$"
+        [[backend.claude.dialogs]]
+        name = "permission"
+        choose = "^Yes$"
+        [[backend.claude.dialogs]]
+        name = "setup"
+        match = "Pick a setup"
+        keys = ["Down", "Enter"]
+    """))
+    codex = {d.name: d for d in screen_patterns(config.backends["codex"]).dialogs}
+    assert (codex["hooks"].match_re, codex["hooks"].choose) == ("Hooks need review", "^Trust all and continue$")
+    claude = {d.name: d for d in screen_patterns(config.backends["claude"]).dialogs}
+    assert claude["permission"].choose == "^Yes$" and claude["permission"].match_re == CLAUDE.dialogs[5].match_re
+    assert (claude["setup"].keys, claude["setup"].choose) == (("Down", "Enter"), "")
+
+
 def test_presets_take_their_screen_from_the_table(tmp_path: Path) -> None:
     for preset in (CLAUDE_PRESET, CODEX_PRESET):
         assert not {"active_re", "input_re", "limit_re", "fatal_re", "dialogs"} & set(preset)
     config = load_config(write(tmp_path, ""))
     claude = screen_patterns(config.backends["claude"])
     assert (claude.active_re, claude.retry_re, claude.placeholder_re) == (CLAUDE.active_re, CLAUDE.retry_re, CLAUDE.placeholder_re)
-    assert {d.name for d in claude.dialogs if d.keys} == {"api_key", "bypass", "trust", "theme"}
+    assert {d.name for d in claude.dialogs if d.answered} == {"api_key", "bypass", "trust", "theme"}
+    assert {d.name for d in screen_patterns(config.backends["codex"]).dialogs if d.answered} == {"trust"}
 
 
 BAD = [
@@ -99,6 +120,23 @@ BAD = [
         [backend.demo]
         screen_version = "1.0"
      """, ['backend.demo.screen_version: only for a backend with a built-in screen set (screen = "claude" or "codex")']),
+    ("dialog with choose and keys", """
+        [[backend.claude.dialogs]]
+        name = "trust"
+        choose = "^Yes"
+        keys = ["Enter"]
+     """, ["backend.claude.dialogs[0].keys: give choose (the option to choose) or keys, not both"]),
+    ("dialog without match naming no table dialog", """
+        [[backend.codex.dialogs]]
+        name = "hook"
+        choose = "^Trust all"
+     """, ["backend.codex.dialogs[0].match: required unless name is a dialog of the screen table "
+           "(the screen table's: hooks, login, permission, trust)"]),
+    ("dialog choose that does not compile", """
+        [[backend.codex.dialogs]]
+        name = "hooks"
+        choose = "^Trust all ("
+     """, ['backend.codex.dialogs[0].choose: regex "^Trust all (" does not compile: missing ), unterminated subpattern at position 11']),
 ]
 
 

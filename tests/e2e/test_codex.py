@@ -1,8 +1,8 @@
 """End to end: a Codex agent started and supervised through the orchestrator.
 
 tests/codex_e2e/agents.toml → `Project.up` (the scripted model server as a `[[service]]`, the
-Codex CLI 0.169.0 TUI in its own tmux session with the kickoff as its last argument, and the
-watchdog in its session) → the scripted model has Codex run one `exec_command` that makes a file
+Codex CLI TUI at the selected pin of the tested matrix in its own tmux session with the kickoff as
+its last argument, and the watchdog in its session) → the scripted model has Codex run one `exec_command` that makes a file
 and commits it, then answers with text. Checked: the commit in the agent's repo (made under the
 agent's scratch HOME identity); the watchdog sees the agent running as node/codex, reads its
 screen as done_idle and does not heal it; the screen classifies as done_idle; the rollout is
@@ -42,16 +42,6 @@ SUBJECT = "claim(C1): made.txt"
 TURN_TIMEOUT = 60.0  # seconds from `up` to the commit and a done_idle screen
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
-
-
-@pytest.fixture(scope="module")
-def codex() -> str:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("node/npm are not installed: the real Codex CLI cannot be installed here")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-codex.sh")], check=False, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 def playbook_usage() -> Usage:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -436,12 +435,11 @@ def test_chunks_rejoin_to_the_text(text: str) -> None:
 
 
 def ensure_cli(script: str, name: str) -> str:
-    if shutil.which(name) is None and shutil.which("npm") is None:
-        pytest.skip(f"{name} is not on PATH and npm is absent, so it cannot be installed")
-    done = subprocess.run([str(ROOT / "scripts" / script)], capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    """The real CLI at its selected pin (this module's `claude`/`codex` names are request builders,
+    so the conftest fixtures of those names are not used here)."""
+    from tests.support.clis import pinned_cli
+
+    return pinned_cli(name)
 
 
 def git_repo(path: Path) -> Path:

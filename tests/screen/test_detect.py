@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from agent_orchestrator.screen.detect import (
     bundled_corpora,
     check_captures,
     classify,
+    DialogReading,
     find_dialog,
     input_content,
     is_fatal,
     is_pending,
     patterns_for,
+    read_dialog,
     screen_lines,
     strip_ansi,
     waiting_until,
@@ -211,68 +214,60 @@ def expected_dialog(m: dict[str, Any]) -> str:
     return "permission"
 
 
-_CURSOR = re.compile(r"^\s*[❯›]\s*")
-
-
-def selected_after(lines: list[str], keys: tuple[str, ...]) -> str:
-    """The choice a simple select list ends on after `keys`: cursor glyph row, Up/Down, Enter.
-
-    Numbered options (`❯ 1. Yes`) are read as a list; unnumbered ones (Claude Code 2.1.332:
-    `Yes` / `❯ No (recommended)`) are the block of non-blank rows around the cursor row.
-    """
-    rows = re.findall(r"(?m)^\s*([❯›]\s*)?\d+\. (.+)$", "\n".join(lines))
-    options = [(bool(glyph), text) for glyph, text in rows]
-    if not options:
-        at = max(i for i, line in enumerate(lines) if _CURSOR.match(line))
-        top, bottom = at, at
-        while top > 0 and lines[top - 1].strip():
-            top -= 1
-        while bottom + 1 < len(lines) and lines[bottom + 1].strip():
-            bottom += 1
-        options = [(bool(_CURSOR.match(line)), _CURSOR.sub("", line).strip()) for line in lines[top:bottom + 1]]
-    cursor = next(i for i, (has_cursor, _) in enumerate(options) if has_cursor)
-    for key in keys:
-        if key == "Up":
-            cursor = max(cursor - 1, 0)
-        elif key == "Down":
-            cursor = min(cursor + 1, len(options) - 1)
-        else:
-            assert key == "Enter"
-            return options[cursor][1]
+def chosen(reading: DialogReading) -> str | None:
+    """The option a dialog ends on when its planned keys are followed, one at a time, on a list
+    that moves like the real ones (Up/Down by one, wrapping); None when no key answers it."""
+    cursor = reading.cursor
+    for _ in range(10):
+        answer = replace(reading, cursor=cursor).answer()
+        if not answer.keys:
+            return None
+        if answer.confirm:
+            assert cursor is not None
+            return reading.options[cursor]
+        assert cursor is not None and answer.keys in (("Up",), ("Down",))
+        cursor = (cursor + (1 if answer.keys == ("Down",) else -1)) % len(reading.options)
     raise AssertionError("keys never confirm")
 
 
 @pytest.mark.parametrize("name", of_state("dialog", names=ALL))
-def test_find_dialog_names_the_dialog_and_its_keys_accept(name: str) -> None:
+def test_find_dialog_names_the_dialog_and_its_choice_accepts(name: str) -> None:
     m, lines = meta(name), screen(name)
     dialog = find_dialog(lines, table(name))
     assert dialog is not None and dialog.name == expected_dialog(m)
-    if dialog.keys:
-        choice = selected_after(lines, dialog.keys)
-        assert re.match(r"(Yes|Trust)\b", choice) and "don" not in choice, choice
+    reading = read_dialog(lines, table(name))
+    assert reading is not None and reading.name == dialog.name and len(reading.options) >= 2
+    if dialog.choose:
+        choice = chosen(reading)
+        assert choice is not None and re.match(r"(Yes|Trust)\b", choice) and "don" not in choice, choice
     else:  # a question only someone who knows the work can answer
         assert dialog.name in {"question", "auto_mode", "login"}
+        assert chosen(reading) is None
     assert input_content(lines, table(name)) is None
 
 
 @pytest.mark.parametrize("name", of_state("dialog", names=ALL))
 def test_newest_tables_answer_every_dialog_layout_right(name: str) -> None:
     m, lines = meta(name), screen(name)
-    dialog = find_dialog(lines, PATTERNS[m["cli"]])
-    assert dialog is not None and dialog.name == expected_dialog(m)
-    if dialog.keys:
-        assert re.match(r"(Yes|Trust)\b", selected_after(lines, dialog.keys))
+    reading = read_dialog(lines, PATTERNS[m["cli"]])
+    assert reading is not None and reading.name == expected_dialog(m)
+    if reading.choose:
+        assert re.match(r"(Yes|Trust)\b", chosen(reading) or "")
 
 
-def test_trust_dialog_keys_follow_the_cursor_row() -> None:
+def test_trust_dialog_choice_follows_the_cursor_row() -> None:
     # 2.1.197 puts the cursor on `❯ 1. Yes, I trust this folder`, 2.1.332 on `❯ No, exit`: Enter
-    # on the wrong one would quit Claude. A layout whose cursor row is unknown gets no keys.
+    # on the wrong one would quit Claude. The keys come from the screen, not from the layout.
     old, new = screen("claude-dialog-5"), screen(f"{NEW}/claude-dialog-3")
-    assert find_dialog(old, CLAUDE).keys == ("Enter",)  # type: ignore[union-attr]
-    assert find_dialog(new, CLAUDE).keys == ("Down", "Enter")  # type: ignore[union-attr]
+    assert read_dialog(old, CLAUDE).answer().keys == ("Enter",)  # type: ignore[union-attr]
+    assert read_dialog(new, CLAUDE).answer().keys == ("Down",)  # type: ignore[union-attr]
+    moved = [line.replace("❯ No, exit", "  No, exit").replace("  Yes, I trust", "❯ Yes, I trust") for line in new]
+    assert read_dialog(moved, CLAUDE).answer().keys == ("Enter",)  # type: ignore[union-attr]
+    # no cursor on screen: the options cannot be read, so nothing is sent blindly
     odd = [line.replace("❯ No, exit", "  No, exit") for line in new]
-    dialog = find_dialog(odd, CLAUDE)
-    assert dialog is not None and (dialog.name, dialog.keys) == ("trust", ())
+    reading = read_dialog(odd, CLAUDE)
+    assert reading is not None and reading.name == "trust" and reading.options == ()
+    assert reading.answer().keys == () and "could not be read" in reading.answer().person
     assert classify_as(odd, "claude", status=None) == PaneState.DIALOG
 
 
@@ -516,6 +511,8 @@ def test_bad_override_regex_fails_at_construction() -> None:
         ScreenPatterns(**{**CLAUDE.__dict__, "active_re": "esc to (interrupt"})
     with pytest.raises(re.error):
         Dialog("trust", "Trust this folder[", ("Enter",))
+    with pytest.raises(re.error):
+        Dialog("trust", "Trust this folder", choose="^Yes(")
 
 
 def test_state_values_are_the_capture_labels() -> None:

@@ -22,6 +22,7 @@ from agent_orchestrator.screen.patterns import (
     PATTERNS,
     SCREENS_DIR,
     TABLES,
+    Dialog,
     ScreenPatterns,
     ScreenTableError,
     load_tables,
@@ -147,7 +148,7 @@ def test_load_tables_inherits_sorts_and_joins(tmp_path: Path) -> None:
     [["1.10".dialogs]]
     name = "trust"
     match = 'Trust\\?'
-    keys = ["Enter"]
+    choose = '^Yes'
 
     ["1.9"]
     checked_against = "Fake CLI 1.9"
@@ -158,7 +159,7 @@ def test_load_tables_inherits_sorts_and_joins(tmp_path: Path) -> None:
     first, middle, last = (t.patterns for t in tables)
     assert (first.placeholder_re, first.fatal_re, first.done_re, first.dialogs) == (None, None, "^done|^stopped", ())
     assert (middle.reply_re, last.reply_re, last.retry_re, last.silent_streaming) == ("^< ", "^< ", "retry|again", True)
-    assert [(d.name, d.match_re, d.keys) for d in last.dialogs] == [("trust", "Trust\\?", ("Enter",))]
+    assert [(d.name, d.match_re, d.choose, d.keys) for d in last.dialogs] == [("trust", "Trust\\?", "^Yes", ())]
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -171,6 +172,9 @@ def test_load_tables_inherits_sorts_and_joins(tmp_path: Path) -> None:
     (MINIMAL + "    silent_streaming = 'yes'\n", r"silent_streaming: expected true or false"),
     (MINIMAL + "    [[\"1.0\".dialogs]]\n    name = 'x'\n", r"dialogs\[0\]: expected a table with match"),
     (MINIMAL + "    [[\"1.0\".dialogs]]\n    match = 'x('\n", r"dialogs\[0\].match: regex 'x\(' does not compile"),
+    (MINIMAL + "    [[\"1.0\".dialogs]]\n    match = 'x'\n    choose = 'y('\n", r"dialogs\[0\].choose: regex 'y\(' does not compile"),
+    (MINIMAL + "    [[\"1.0\".dialogs]]\n    match = 'x'\n    keys = ['Enter']\n", r"dialogs\[0\].keys: a table says which option to choose"),
+    (MINIMAL + "    [[\"1.0\".dialogs]]\n    match = 'x'\n    choose = 1\n", r"dialogs\[0\].choose: expected a regex string"),
     (MINIMAL.replace('checked_against = "Fake CLI 1.0: nothing"', ""), r"checked_against is missing"),
     ("", r"no version tables"),
     ("[x", r"fake.toml"),
@@ -195,21 +199,38 @@ def test_backend_gets_the_table_of_its_screen_version() -> None:
     assert screen_patterns(backend(screen="codex", screen_version="0.169.0")).retry_re != CODEX.retry_re
 
 
-def test_backend_without_dialogs_gets_the_tables_startup_dialogs() -> None:
-    # As with the presets' dialog lists before: the dialogs keys answer, but no permission prompt.
+def test_backend_without_dialogs_gets_the_tables_dialogs_but_no_permission_answer() -> None:
+    # Every dialog of the table is detected; a permission prompt is not answered (no choice):
+    # approving a tool call is the user's call.
     got = screen_patterns(backend())
-    assert list(got.dialogs) == [d for d in CLAUDE.dialogs if d.keys and d.name != "permission"]
-    assert [d.name for d in got.dialogs] == ["api_key", "bypass", "trust", "trust", "theme"]
+    assert [d.name for d in got.dialogs] == [d.name for d in CLAUDE.dialogs]
+    assert [d.name for d in got.dialogs] == ["api_key", "bypass", "trust", "theme", "login", "permission", "auto_mode", "question"]
+    assert {d.name for d in got.dialogs if d.answered} == {"api_key", "bypass", "trust", "theme"}
+    (permission,) = [d for d in got.dialogs if d.name == "permission"]
+    assert (permission.choose, permission.keys) == ("", ())
+    assert all(d.keys == () for d in got.dialogs)  # the tables say what to choose, never keys
     old = screen_patterns(backend(screen_version="2.1.197"))
-    assert [(d.name, d.keys) for d in old.dialogs if d.name == "trust"] == [("trust", ("Enter",))]
+    assert [(d.name, d.choose) for d in old.dialogs if d.name == "trust"] == [("trust", "^Yes, (?:I trust this folder|proceed)$")]
     # Everything else is the table's.
     assert dataclasses.replace(got, dialogs=CLAUDE.dialogs) == CLAUDE
 
 
-def test_backend_dialogs_replace_the_tables() -> None:
+def test_backend_dialogs_are_laid_over_the_tables_by_name() -> None:
+    # A user's legacy `keys` dialog replaces the table's dialog of its name and is checked first.
     mine = backend(dialogs=[DialogConfig(match=r"Do you want to proceed\?", keys=["Enter"], name="permission")])
-    (dialog,) = screen_patterns(mine).dialogs
-    assert (dialog.name, dialog.keys) == ("permission", ("Enter",))
+    dialogs = screen_patterns(mine).dialogs
+    assert (dialogs[0].name, dialogs[0].match_re, dialogs[0].keys, dialogs[0].choose) == (
+        "permission", r"Do you want to proceed\?", ("Enter",), "")
+    assert [d.name for d in dialogs].count("permission") == 1
+    assert {d.name for d in dialogs} == {d.name for d in CLAUDE.dialogs}
+    # Without `match`, a dialog only says what to choose in the table's dialog of its name.
+    hooks = screen_patterns(backend(screen="codex", dialogs=[DialogConfig(name="hooks", choose="^Trust all and continue$")]))
+    (dialog,) = [d for d in hooks.dialogs if d.name == "hooks"]
+    assert (dialog.match_re, dialog.choose) == ("Hooks need review", "^Trust all and continue$")
+    assert hooks.dialogs[0] == dialog
+    # A dialog of its own name with a match is added in front; the table's all stay.
+    own = screen_patterns(backend(dialogs=[DialogConfig(match="Pick a plan", choose="^Free$", name="plan")]))
+    assert own.dialogs[0] == Dialog("plan", "Pick a plan", choose="^Free$") and own.dialogs[1:] == screen_patterns(backend()).dialogs
 
 
 def test_the_old_re_keys_still_override_and_the_screen_patterns_table_wins() -> None:

@@ -4,6 +4,7 @@ in-memory tmux (`FakeRuntime`), git (`FakeGit`) and clock — no tmux, no git, n
     h = Harness.make(tmp_path, AGENTS)      # agents.toml on the demo backend, team up
     h.rt.die("t-sup")                       # script the world
     assert h.tick(advance=30) == [("sup", "heal")]   # (agent, event) of what the tick did
+    h.restart()                             # a new watchdog over what the last one left on disk
 """
 
 from __future__ import annotations
@@ -56,8 +57,21 @@ class Harness:
         git = FakeGit(clock)
         if up:
             Project(load_config(path), rt).up(watchdog=False)
-        dog = Watchdog(path, runtime=rt, git=lambda _path, _timeout: git, clock=clock, sleep=lambda _s: None)
-        return cls(path, clock, rt, git, dog)
+        return cls(path, clock, rt, git, cls._watchdog(path, rt, git, clock))
+
+    @staticmethod
+    def _watchdog(path: Path, rt: FakeRuntime, git: FakeGit, clock: Clock) -> Watchdog:
+        return Watchdog(path, runtime=rt, git=lambda _path, _timeout: git, clock=clock, sleep=lambda _s: None)
+
+    def restart(self) -> Watchdog:
+        """The watchdog process died (between two ticks, or inside one): a new one over the same
+        project, fakes and clock starts from what the old one left on disk."""
+        self.dog = self._watchdog(self.path, self.rt, self.git, self.clock)
+        return self.dog
+
+    def edit_config(self, body: str) -> None:
+        """Rewrite agents.toml as the demo defaults + `body` (the next tick re-reads it)."""
+        self.path.write_text(textwrap.dedent(HEAD) + textwrap.dedent(body))
 
     def tick(self, advance: float = 0.0) -> list[tuple[str, str]]:
         """Move the clock, run one tick; return (agent, event) for each event it logged."""

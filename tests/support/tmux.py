@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from agent_orchestrator.runtime.tmux import TmuxRuntime
+from agent_orchestrator.watchdog.lock import lock_holder
 
 
 def private_socket() -> str:
@@ -57,3 +62,44 @@ def write_config(directory: Path, socket: str, body: str, prefix: str = "t-") ->
     """
     path.write_text(textwrap.dedent(head) + textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+class WatchdogProcess:
+    """`agents watchdog --config <config>` in a process of its own, its output in `log`.
+
+    Every wait is bounded and on the real condition, and ends early (failing with the process's
+    output) if the process exits: a loaded machine makes it slower, never wrong.
+    """
+
+    def __init__(self, config: Path, log_dir: Path, log: Path) -> None:
+        self.log_dir = log_dir
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "agent_orchestrator", "watchdog", "--config", str(config)],
+                                         stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        """Wait until `predicate` holds; fail naming `what` if it does not in time or the process exits."""
+        wait_until(lambda: predicate() or self.proc.poll() is not None, timeout=timeout)
+        assert predicate(), f"watchdog pid {self.pid}: {what} (exit {self.proc.poll()}); output:\n{self.output()}"
+
+    def wait_holding_lock(self) -> None:
+        self.wait_for(lambda: lock_holder(self.log_dir) == self.pid, "did not take the project lock")
+
+    def sigkill(self) -> None:
+        """SIGKILL it and reap it."""
+        os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Make sure it is gone (for a `finally`)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)

@@ -233,3 +233,162 @@ def test_review_probe_2_a_broken_kickoff_does_not_lose_the_claim_ping(tmp_path: 
     assert ("adversary", "ping") in events and ("builder", "wake-skipped") in events
     reason = h.events("wake-skipped")[-1]["reason"]
     assert "kickoff cannot be rendered" in reason and "typo" in reason
+
+
+# -- supervision with the timings of tests/watchdog/test_tmux_integration.py -------------------------
+
+SUPERVISED = """
+[watchdog]
+signal_interval = 1
+heavy_interval = 1
+stall_grace = 5
+limit_reset_slack = 5
+limit_probe_fallback = 60
+start_secs = 2
+restart_backoff = 1
+restart_backoff_max = 4
+restart_burst = 3
+restart_window = 600
+"""
+
+BUILDER = SUPERVISED + """
+[backend.demo]
+stall_idle = 3
+
+[loop]
+kickoff = "kickoff.md"
+phases = [{ id = "p1", plan = "plan.md", status = "status.md" }]
+
+[[agent]]
+name = "b"
+kind = "loop"
+watch = "heal+stall"
+"""
+
+
+@pytest.fixture
+def builder(tmp_path: Path) -> Harness:
+    """A loop agent `b` supervised with heal+stall (stall_idle = 3 s, as the fake agent's backend)."""
+    return Harness.make(tmp_path, BUILDER, files={"kickoff.md": "Build phase {phase_id}."})
+
+
+def actions_of(h: Harness, agent: str) -> list[str]:
+    return [e["action"] for e in h.events() if e["agent"] == agent]
+
+
+def test_crash_on_start_ends_in_needs_human_until_restart_clears_it(tmp_path: Path) -> None:
+    from agent_orchestrator.watchdog.view import held_states
+
+    h = Harness.make(tmp_path, SUPERVISED + '\n[[agent]]\nname = "c"\n')
+    crash_on_start = True
+    for _ in range(12):
+        if crash_on_start and not h.rt.panes["t-c"].dead:
+            h.rt.die("t-c", 1)  # every start exits at once
+        h.tick(5)
+    assert actions_of(h, "c") == ["heal", "heal", "heal", "needs-human"]
+    assert h.state_json()["agents"]["c"]["needs_human"]
+    assert held_states(h.dog.log_dir)["c"].state == "needs-human"  # what `agents status` shows
+    # `agents restart c` once the crash is fixed: the CLI starts it and asks the watchdog to clear the hold
+    h.dog.project.start(h.dog.config.agent("c"), h.rt.observe()["t-c"])  # type: ignore[arg-type]
+    h.request("clear", "c")
+    assert h.tick(1) == [("c", "cleared")]
+    assert h.state_json()["agents"]["c"]["needs_human"] == ""
+    assert actions_of(h, "c")[-1] == "cleared"
+    assert not h.rt.panes["t-c"].dead and len(h.rt.starts("t-c")) == 5  # up, 3 heals, the restart
+
+
+def test_stalled_loop_agent_is_nudged_once_then_rebooted_with_its_kickoff(builder: Harness) -> None:
+    assert builder.tick() == []
+    assert builder.rt.received("t-b") == []
+    assert builder.tick(10) == [("b", "nudge")]  # idle well past stall_idle
+    [nudge] = builder.rt.received("t-b")
+    assert "phase p1" in nudge and "status.md" in nudge and "## DONE" in nudge
+    first_pid = builder.rt.pid("t-b")
+    assert builder.tick(1) == []
+    assert builder.rt.pid("t-b") == first_pid  # a fresh idle window follows the nudge
+    assert builder.tick(10) == [("b", "reboot")]
+    assert builder.rt.pid("t-b") != first_pid
+    assert builder.rt.starts("t-b")[-1][2][-1] == "Build phase p1."  # rebooted with its kickoff
+    assert actions_of(builder, "b") == ["nudge", "reboot"]
+    assert len(builder.rt.received("t-b")) == 1
+
+
+def test_the_nudge_flag_survives_a_watchdog_restart(builder: Harness) -> None:
+    builder.tick()
+    assert builder.tick(10) == [("b", "nudge")]
+    builder.restart()  # the watchdog dies after the nudge; a new one reads its state
+    state = builder.state_json()["agents"]["b"]
+    assert state["nudged_phase"] == "p1" and state["idle_since"] is not None
+    assert builder.tick(1) == []
+    assert builder.tick(10) == [("b", "reboot")]  # still stalled: the nudge was spent, no second one
+    assert len(builder.rt.received("t-b")) == 1
+
+
+def test_waiting_until_is_left_alone_and_a_missed_one_is_acted_on(builder: Harness) -> None:
+    from datetime import UTC, datetime
+
+    until = datetime.fromtimestamp(builder.clock() + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    builder.rt.idle("t-b", "I wait for the nightly build.", f"WAITING-UNTIL: {until}")
+    assert builder.tick() == []
+    assert builder.tick(600) == []  # idle for 10 minutes, but waiting on purpose for an hour
+    assert builder.rt.received("t-b") == [] and builder.events("nudge") == []
+    assert builder.tick(3600 + 10) == [("b", "nudge")]  # past the time + stall_grace: the wait was missed
+    assert len(builder.rt.received("t-b")) == 1
+    reason = builder.events("nudge")[0]["reason"]
+    assert "idle" in reason and "WAITING-UNTIL time has passed" in reason
+
+
+def test_usage_limit_window_is_respected_then_probed_and_rearmed(builder: Harness) -> None:
+    builder.rt.idle("t-b", "demo: usage limit reached, resets in 2m")
+    assert builder.tick() == [("b", "usage-limit")]
+    [opened] = builder.events("usage-limit")
+    assert opened["quiet_until"] == builder.clock() + 120 + 5  # the reset + limit_reset_slack
+    assert builder.tick(60) == []  # idle past stall_idle but limited: no nudge, no reboot, no probe
+    assert builder.rt.received("t-b") == [] and builder.events("nudge") == builder.events("reboot") == []
+    assert builder.tick(70) == [("b", "probe")]  # past the reset + slack: one probe
+    assert len(builder.rt.received("t-b")) == 1
+    builder.clock.advance(1)
+    builder.rt.idle("t-b", "demo: usage limit reached, resets in 2m")  # the banner comes back
+    assert builder.tick() == [("b", "usage-limit-rearmed")]  # re-armed, not probed again
+    assert builder.events("usage-limit-rearmed")[0]["quiet_until"] == builder.clock() + 120 + 5
+    assert len(builder.rt.received("t-b")) == 1
+
+
+def test_persistent_and_task_wakes(tmp_path: Path) -> None:
+    h = Harness.make(tmp_path, SUPERVISED + """
+[[agent]]
+name = "sup"
+prompt = "I supervise"
+wake = { interval = 30, prompt = "check the queue" }
+
+[[agent]]
+name = "job"
+kind = "task"
+wake = { interval = 30, prompt = "run the report" }
+""")
+    assert "t-job" not in h.rt.panes  # tasks are not started by up
+    assert h.tick() == []
+    assert h.tick(31) == [("sup", "wake"), ("job", "wake")]
+    assert h.rt.received("t-sup") == ["check the queue"]
+    assert [argv[-1] for _, _, argv in h.rt.starts("t-job")] == ["run the report"]
+    h.rt.busy("t-job")  # the run is still active at the next wake: not re-run
+    assert h.tick(31) == [("sup", "wake"), ("job", "wake-skipped")]
+    assert h.events("wake-skipped")[-1]["agent"] == "job"
+    assert len(h.rt.starts("t-job")) == 1 and h.rt.received("t-sup") == ["check the queue"] * 2
+
+
+def test_invalid_edit_keeps_the_last_good_config(tmp_path: Path) -> None:
+    h = Harness.make(tmp_path, SUPERVISED + '\n[[agent]]\nname = "a"\n')
+    assert h.tick() == []
+    good = h.path.read_text()
+    h.path.write_text(good + '\n[[agent]]\nname = "broken"\nkind = "daemon"\n')
+    h.rt.die("t-a", 137)
+    assert h.tick(1) == [("", "config-invalid"), ("a", "heal")]  # still healing on the old config
+    assert not h.rt.panes["t-a"].dead
+    [invalid] = h.events("config-invalid")
+    assert 'agent[1].kind: "daemon" is not one of' in invalid["reason"]
+    assert 'agent[1].kind: "daemon" is not one of' in h.state_json()["config_error"]
+    assert h.tick(1) == []  # reported once
+    h.path.write_text(good)
+    assert h.tick(1) == [("", "config-valid")]
+    assert h.state_json()["config_error"] == ""

@@ -1,7 +1,12 @@
-"""The screen witness: (state, panes, fresh captures) → remembered facts and idle clocks."""
+"""The screen witness: (state, panes, fresh captures) → remembered facts and idle clocks.
+
+The verdicts the witness also records (`truth`) are tested in test_truth.py; here they are
+set aside, so each row states only what the screen does to the clocks.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -41,6 +46,11 @@ WITNESS: list[Any] = [
 ]
 
 
+def without_truth(state: WatchdogState) -> WatchdogState:
+    """The state with every agent's verdict dropped."""
+    return replace(state, agents={name: replace(st, truth=None) for name, st in state.agents.items()})
+
+
 @pytest.mark.parametrize("st,activity,screen,after", WITNESS)
 def test_witness(config: Config, st: AgentState | None, activity: float | None, screen: ScreenFacts | None,
                  after: AgentState | None) -> None:
@@ -48,14 +58,14 @@ def test_witness(config: Config, st: AgentState | None, activity: float | None, 
     seen = observation(config, panes={"sup": None if activity is None else pane("t-sup", activity=activity),
                                       "builder": pane("t-builder"), "job": pane("t-job")},
                        screen={"sup": screen} if screen is not None else None)
-    folded = witness(config, state, seen)
+    folded = without_truth(witness(config, state, seen).state)
     assert folded == (BASE if after is None else BASE.with_agent("sup", after))
 
 
 def test_witness_ignores_agents_it_did_not_observe(config: Config) -> None:
     state = state_of(sup=AgentState(idle_since=NOW - 1000, facts=OLD))
     seen = observation(config, screen={"sup": NEW})
-    folded = witness(config, state, Observation(NOW, {"builder": seen.agents["builder"]}))
+    folded = without_truth(witness(config, state, Observation(NOW, {"builder": seen.agents["builder"]})).state)
     assert folded == state_of(sup=AgentState(idle_since=NOW - 1000, facts=OLD), builder=AgentState(idle_since=NOW - 5))
 
 
