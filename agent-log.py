@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agent_orchestrator.cli.agent_log import main  # noqa: E402
+from agent_orchestrator.cli.agent_log import main
 
 if __name__ == "__main__":
     main()

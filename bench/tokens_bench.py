@@ -298,7 +298,7 @@ class SessionGen:
         if self.context > 160_000:  # auto-compact
             self.context = r.randint(15000, 30000)
         out = sum(len(json.dumps(b)) for b in blocks) // 4 + r.randint(5, 60)
-        snaps = sorted(r.randint(1, max(1, out // 3)) for _ in range(len(blocks) - 1)) + [out]
+        snaps = [*sorted(r.randint(1, max(1, out // 3)) for _ in range(len(blocks) - 1)), out]
         kind = r.random()
         if kind < 0.08:  # breakdown all 0 while the field is not (seen in real transcripts)
             breakdown: dict | None = {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}

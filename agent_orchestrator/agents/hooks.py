@@ -28,6 +28,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data" / "hooks" / "append-event.sh"
@@ -92,6 +93,12 @@ def codex_trust_hash(event: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _with_hash(want: str) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        return f'{m.group(1)}"{want}"'
+    return replace
+
+
 def codex_args() -> list[str]:
     """`-c hooks.<Event>=[…]` arguments for every Codex event we record."""
     args: list[str] = []
@@ -128,8 +135,8 @@ def trust_codex_hooks(codex_home: Path) -> list[str]:
         if isinstance(state, dict) and key in state:
             # Our own table, with the hash of an earlier handler: fix that one line in place.
             header = re.escape(f'[hooks.state."{key}"]')
-            updated, n = re.subn(header + r'(\s*\ntrusted_hash\s*=\s*)"[^"\n]*"', lambda m: m.group(0).split("=")[0] + f'= "{want}"',
-                                 updated, count=1)
+            line = re.compile("(" + header + r'\s*\ntrusted_hash\s*=\s*)"[^"\n]*"')
+            updated, n = line.subn(_with_hash(want), updated, count=1)
             if n:
                 added.append(event)
             continue

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import typer
 
@@ -124,16 +124,16 @@ def _sources(config_path: Path, name: str | None) -> list[Source]:
 
 @app.command()
 def agent_log(
-    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Agent whose transcripts to show."),
+    name: str | None = typer.Argument(None, metavar="NAME", help="Agent whose transcripts to show."),
     config: Path = typer.Option(Path("agents.toml"), "--config", "-c", help="Path of agents.toml."),
-    paths: Optional[list[Path]] = typer.Option(None, "--path", "-p", help="Transcript file or folder instead of an agent (repeatable)."),
+    paths: list[Path] | None = typer.Option(None, "--path", "-p", help="Transcript file or folder instead of an agent (repeatable)."),
     follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events (and new sessions) until Ctrl-C."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only events since a duration ago (30m, 2h, 1d) or an ISO time (UTC if no offset)."),
+    since: str | None = typer.Option(None, "--since", help="Only events since a duration ago (30m, 2h, 1d) or an ISO time (UTC if no offset)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event per line."),
     every: bool = typer.Option(False, "--all", help="Every agent of the config, lines prefixed by \\[name], merged in time order."),
-    last: Optional[int] = typer.Option(None, "-n", "--lines", min=0, help="Only the last N events (of the history, with --follow)."),
+    last: int | None = typer.Option(None, "-n", "--lines", min=0, help="Only the last N events (of the history, with --follow)."),
     result_lines: int = typer.Option(3, "--result-lines", min=1, help="Lines shown per tool result."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Write each agent's lines to OUT/<agent>.log instead of stdout (for a logs [[service]])."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Write each agent's lines to OUT/<agent>.log instead of stdout (for a logs [[service]])."),
 ) -> None:
     """Print an agent's transcripts as one line per prompt, reply, tool call and tool result."""
     if sum((name is not None, every, bool(paths))) != 1:

@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,10 +22,10 @@ from agent_orchestrator.cli import runs as runs_cli
 from agent_orchestrator.cli import supervise as supervise_cli
 from agent_orchestrator.cli import tokens as tokens_cli
 from agent_orchestrator.cli import watchers as watchers_cli
-from agent_orchestrator.config import ConfigError
-from agent_orchestrator.runtime.project import UnknownNameError, sandbox_note
 from agent_orchestrator.cli.init import ScaffoldError, init_project
+from agent_orchestrator.config import ConfigError
 from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.project import UnknownNameError, sandbox_note
 from agent_orchestrator.watchdog.requests import current_phase_index, request_watchdog
 from agent_orchestrator.watchdog.view import explain, held_states, truths, watchdog_info
 
@@ -68,7 +67,7 @@ def validate(ctx: typer.Context) -> None:
 
 
 @app.command()
-def up(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, help="Agents/services to start (default: all enabled).")) -> None:
+def up(ctx: typer.Context, names: list[str] | None = typer.Argument(None, help="Agents/services to start (default: all enabled).")) -> None:
     """Start enabled agents and services that are not running; running ones are left alone."""
     proj = project(ctx)
     try:
@@ -88,7 +87,7 @@ def up(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, hel
 
 
 @app.command()
-def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, help="Agents/services to stop (default: all).")) -> None:
+def down(ctx: typer.Context, names: list[str] | None = typer.Argument(None, help="Agents/services to stop (default: all).")) -> None:
     """Stop agents and services (kills their sessions). Idempotent."""
     proj = project(ctx)
     try:
@@ -106,7 +105,7 @@ def down(ctx: typer.Context, names: Optional[list[str]] = typer.Argument(None, h
 def status(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the same facts as JSON."),
-    why: Optional[str] = typer.Option(None, "--why", metavar="NAME", help="Explain the watchdog's verdict on one agent: what each witness said, and when."),
+    why: str | None = typer.Option(None, "--why", metavar="NAME", help="Explain the watchdog's verdict on one agent: what each witness said, and when."),
 ) -> None:
     """Show every agent and service and its state (starts nothing)."""
     proj = project(ctx)
@@ -155,7 +154,8 @@ def attach(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or se
     session = unit.session or ""
     if not proj.runtime.has_session(session):
         fail(f"{name} is not running (session {session}); start it with `agents up {name}`")
-    verb = ["switch-client", "-t", f"={session}"] if os.environ.get("TMUX") and not proj.config.defaults.tmux_socket else ["attach-session", "-t", f"={session}"]
+    inside_same_server = os.environ.get("TMUX") and not proj.config.defaults.tmux_socket
+    verb = ["switch-client", "-t", f"={session}"] if inside_same_server else ["attach-session", "-t", f"={session}"]
     argv = proj.runtime.base_argv() + verb
     os.execvp(argv[0], argv)
 
@@ -164,8 +164,8 @@ def attach(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or se
 def send(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Agent to send to."),
-    text: Optional[str] = typer.Argument(None, help="The message (or use --file)."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the message from this file ('-' = stdin)."),
+    text: str | None = typer.Argument(None, help="The message (or use --file)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Read the message from this file ('-' = stdin)."),
 ) -> None:
     """Paste a message into an agent, submit it, and verify it was submitted (exit 1 if not)."""
     if (text is None) == (file is None):
@@ -239,7 +239,9 @@ def restart(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or s
 
 
 @app.command()
-def selftest(captures: Optional[Path] = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: every bundled corpus.")) -> None:
+def selftest(
+    captures: Path | None = typer.Option(None, "--captures", help="Folder of labelled captures (<name>.txt + <name>.json); default: every bundled corpus."),
+) -> None:
     """Run the pane-state detectors over labelled screen captures (each read with the screen table of its labelled CLI version); exit 1 on any miss."""
     from agent_orchestrator.screen.detect import bundled_corpora, check_captures
 

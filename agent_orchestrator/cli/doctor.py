@@ -109,8 +109,5 @@ def render(report: Report) -> None:
         style = _STYLE[f.level]
         out.print(f"  [{style}]{f.level:<5}[/{style}] {escape(f.subject)}: {escape(f.message)}")
     errors, warnings = report.count("error"), report.count("warn")
-    if not report.ok:
-        verdict = "[red]something is wrong[/red]"
-    else:
-        verdict = "[yellow]fine, with warnings[/yellow]" if warnings else "[green]all fine[/green]"
+    verdict = "[red]something is wrong[/red]" if not report.ok else "[yellow]fine, with warnings[/yellow]" if warnings else "[green]all fine[/green]"
     out.print(f"\n{verdict}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+
 import typer
 
-from agent_orchestrator.watchdog import phasectl
 from agent_orchestrator.cli import common, render
+from agent_orchestrator.watchdog import phasectl
 
 app = typer.Typer(help="Inspect and steer the phase sequence.", no_args_is_help=True)
 

@@ -6,7 +6,6 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,7 +19,10 @@ def run(
     example: Path = typer.Argument(..., help="Example folder (agents.toml, setup.sh, playbooks/)."),
     timeout: float = typer.Option(300.0, "--timeout", help="Give up after this many seconds."),
     keep: bool = typer.Option(False, "--keep", help="Keep the sandbox folder for inspection."),
-    claude: Optional[str] = typer.Option(None, "--claude", help="Path of the Claude Code CLI (default: the pinned version of the tested matrix: PATH's if it is that version, else .cache/cli/claude-code@<version>; AO_CLI_PINS=previous for the previous pin)."),
+    claude: str | None = typer.Option(
+        None, "--claude",
+        help="Path of the Claude Code CLI (default: the pinned version of the tested matrix: PATH's if it is that version, "
+             "else .cache/cli/claude-code@<version>; AO_CLI_PINS=previous for the previous pin)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON at the end."),
 ) -> None:
     """Run EXAMPLE in a sandbox to its end state, print status, phase and tokens, clean up."""
@@ -62,7 +64,7 @@ class _Info:
 def serve(
     playbook: Path = typer.Option(..., "--playbook", help="Playbook TOML file."),
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (0: any free one)."),
-    journal: Optional[Path] = typer.Option(None, "--journal", help="Append one JSON line per request here."),
+    journal: Path | None = typer.Option(None, "--journal", help="Append one JSON line per request here."),
 ) -> None:
     """Serve the scripted model (Anthropic Messages + OpenAI Responses) on 127.0.0.1."""
     from agent_orchestrator.rehearsal.__main__ import main as serve_main

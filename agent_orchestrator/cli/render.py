@@ -175,7 +175,7 @@ def scan_table(sessions) -> Table:
     grand = [0, 0, 0, 0, 0]
     for name, u in sorted(sessions.items()):
         values = [u.input, u.output, u.cache_read, u.cache_write, u.total]
-        grand = [g + v for g, v in zip(grand, values)]
+        grand = [g + v for g, v in zip(grand, values, strict=False)]
         table.add_row(name, *(f"{v:,}" for v in values))
     table.add_row(Text("total", style="bold"), *(f"{v:,}" for v in grand))
     return table

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,7 +16,7 @@ def tokens(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
     live: bool = typer.Option(False, "--live", help="Include the running phase and gate (not yet recorded)."),
-    scan: Optional[list[Path]] = typer.Option(None, "--scan", help="Sum these transcript files or folders directly (repeatable)."),
+    scan: list[Path] | None = typer.Option(None, "--scan", help="Sum these transcript files or folders directly (repeatable)."),
 ) -> None:
     """Tokens per phase and per gate from <log_dir>/token-log.jsonl (or --scan transcripts)."""
     if scan:

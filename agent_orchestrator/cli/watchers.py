@@ -9,7 +9,6 @@ import getpass
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -50,7 +49,7 @@ def flags(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print every decision (with its resolution) as JSON."),
     open_only: bool = typer.Option(False, "--open", help="Only flags nobody resolved yet."),
-    watcher: Optional[str] = typer.Option(None, "--watcher", "-w", help="Only this watcher agent's decisions."),
+    watcher: str | None = typer.Option(None, "--watcher", "-w", help="Only this watcher agent's decisions."),
 ) -> None:
     """List the watchers' decisions (newest last); `flags resolve ID` closes one."""
     if ctx.invoked_subcommand is not None:

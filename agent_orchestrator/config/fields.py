@@ -125,7 +125,7 @@ def convert(tp: Any, value: Any, key: str, ctx: Context, meta: typing.Mapping[st
         else:
             out = []
             for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item_tp):
+                if isinstance(item_tp, type) and dataclasses.is_dataclass(item_tp):
                     if not isinstance(item, dict):
                         ctx.add(f"{key}[{i}]", f"expected a table, got {show(item)}")
                         continue
@@ -141,7 +141,7 @@ def convert(tp: Any, value: Any, key: str, ctx: Context, meta: typing.Mapping[st
             for k in bad:
                 ctx.add(join(key, k), f"expected a string, got {show(value[k])}")
             return {k: v for k, v in value.items() if isinstance(v, str)}
-    elif dataclasses.is_dataclass(tp):
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             ok = False
         else:
@@ -173,7 +173,7 @@ def _check_meta(value: Any, original: Any, key: str, ctx: Context, meta: typing.
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     # get_type_hints evaluates string annotations: by far the dearest part of loading a config.
     return get_type_hints(cls)
@@ -209,8 +209,8 @@ def documented_fields(cls: type) -> list[tuple[str, str, Any]]:
             continue
         if f.default is not dataclasses.MISSING:
             default = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
         else:
             default = None
         out.append((f.name, f.metadata.get("doc", ""), default))

@@ -12,8 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.config.presets import PRESETS, merge_backend
 from agent_orchestrator.config.fields import Context, build, show, suggest
+from agent_orchestrator.config.presets import PRESETS, merge_backend
 from agent_orchestrator.config.schema import (
     ISSUE_RUN_KEYS,
     WATCHER_KEYS,

@@ -109,7 +109,8 @@ class BackendConfig:
     flags: list[str] = opt(factory=list, doc="arguments placed before the model flag and the kickoff")
     env: dict[str, str] = opt(factory=dict, doc="environment added for agents of this backend")
     model_flag: str = opt("--model", doc="flag that takes the model name; \"\" = the model is not passed")
-    prompt_delivery: str = opt("arg", choices=PROMPT_DELIVERIES, doc='"arg": kickoff as the last argument; "paste": start, then paste it; "exec": exec_template')
+    prompt_delivery: str = opt("arg", choices=PROMPT_DELIVERIES, doc='"arg": kickoff as the last argument; "paste": start, then paste it; '
+                                                                        '"exec": exec_template')
     exec_template: list[str] = opt(factory=list, doc="argv for prompt_delivery = exec; slots {bin} {model} {prompt} {prompt_file} {agent} {config}")
     submit_key: str = opt("Enter", doc="tmux key that submits pasted input")
     process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
@@ -128,9 +129,11 @@ class BackendConfig:
                                                          "screen table's by name (the table's permission prompt is only answered "
                                                          "when listed)")
     transcripts: TranscriptsConfig = opt(factory=TranscriptsConfig, doc="{path, reader}")
-    home: str = opt("", choices=("", "scratch"), doc='"scratch": each agent gets its own prepared HOME under <log_dir>/homes/<agent> (rehearsals); "" = the user\'s HOME')
+    home: str = opt("", choices=("", "scratch"),
+                    doc='"scratch": each agent gets its own prepared HOME under <log_dir>/homes/<agent> (rehearsals); "" = the user\'s HOME')
     screen: str = opt("", doc="built-in screen detector set (claude, codex) for detailed pane states")
-    hooks: bool = opt(False, doc="record the CLI's own hook events (claude, codex) into <log_dir>/hooks/<agent>.jsonl: the first witness of what the agent does")
+    hooks: bool = opt(False, doc="record the CLI's own hook events (claude, codex) into <log_dir>/hooks/<agent>.jsonl: "
+                                 "the first witness of what the agent does")
     screen_version: str = opt("", doc='CLI version whose screen table applies, e.g. "2.1.197" '
                                       '(a table covers its version up to the next table); "" = the newest')
     screen_patterns: dict[str, str] = opt(factory=dict, doc="{field = regex}: replaces patterns of the screen table (active_re, input_re, "
@@ -184,7 +187,8 @@ class ServiceConfig:
     """`[[service]]`: a plain long-running command in its own session (no prompt, healed if watched)."""
 
     name: str = opt(None, required=True, doc="unique name (shares the namespace with agents)")
-    cmd: list[str] = opt(None, required=True, doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]; \"{python}\" is the orchestrator's own Python")
+    cmd: list[str] = opt(None, required=True,
+                         doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]; \"{python}\" is the orchestrator's own Python")
     session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
     dir: Path | None = opt(None, path=True, doc="working directory")
     env: dict[str, str] = opt(factory=dict, doc="environment added")

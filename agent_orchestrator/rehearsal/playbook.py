@@ -249,11 +249,7 @@ def matches(rule: Rule, ex: Exchange) -> bool:
         return False
     if rule.has_tool_result is not None and rule.has_tool_result != bool(ex.tool_results):
         return False
-    if rule.tool_result is not None and not any(
-        rule.tool_result in r.text for r in ex.tool_results
-    ):
-        return False
-    return True
+    return not (rule.tool_result is not None and not any(rule.tool_result in r.text for r in ex.tool_results))
 
 
 def steps_done(rule: Rule, ex: Exchange) -> int:
@@ -267,8 +263,8 @@ def steps_done(rule: Rule, ex: Exchange) -> int:
 
 
 def _answer(rule: Rule, done: int) -> Answer:
-    common = dict(rule=rule, usage=rule.usage, delay=rule.delay, stream_delay=rule.stream_delay,
-                  consumes=done == 0)
+    common = {"rule": rule, "usage": rule.usage, "delay": rule.delay, "stream_delay": rule.stream_delay,
+                  "consumes": done == 0}
     if rule.error is not None:
         return Answer(kind="error", error=rule.error, **common)  # type: ignore[arg-type]
     if done < len(rule.steps):
@@ -315,7 +311,7 @@ def _parse_rule(raw: Any, index: int, source: str) -> Rule:
         has_tool_result=_get(raw, "has_tool_result", bool, source, where, None),
         tools_offered=tuple(tools),
         model=_get(raw, "model", str, source, where, None),
-        api=api,  # type: ignore[arg-type]
+        api=api,
         side=_get(raw, "side", bool, source, where, False),
         text=_get(raw, "text", str, source, where, None),
         steps=steps,

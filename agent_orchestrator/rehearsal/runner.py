@@ -263,8 +263,8 @@ def run_rehearsal(
             time.sleep(1.0)
         result.status = project.status()
         result.events = list(read_events(project.log_dir))
-        from agent_orchestrator.watchdog.phasectl import phase_info
         from agent_orchestrator.tokens.ledger import read_ledger
+        from agent_orchestrator.watchdog.phasectl import phase_info
 
         if project.config.loop is not None and project.config.loop.phases:
             result.phase = phase_info(project.config).to_dict()

@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, and chunked SSE like the real APIs
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the journal is the log
 
     # -- plumbing -------------------------------------------------------------------------
@@ -175,10 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- verbs ----------------------------------------------------------------------------
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == "/":
             self._send_json(200, {"status": "ok", "server": "agent-orchestrator rehearsal"})
@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._not_found(path)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path.rstrip("/")
         routes: dict[str, Callable[[dict[str, Any], str], None]] = {
             "/v1/messages": self._messages,

@@ -80,7 +80,7 @@ def _stub(schema: dict[str, Any], text: str) -> Any:
         return 0
     if kind == "boolean":
         return False
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     return text
 

@@ -48,11 +48,11 @@ class HookConfirmation:
     `clock` (monotonic seconds) pace the wait.
     """
 
-    def __init__(self, path: Path, text: str, *, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, path: Path, text: str, *, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
         self.digest = prompt_digest(text)
-        self.sleep, self.clock = sleep, clock
+        self.sleep, self.clock = sleep or time.sleep, clock
         try:
             self.offset = self.path.stat().st_size
         except OSError:
@@ -80,7 +80,7 @@ def deliver(
     *,
     attempts: int = 3,
     settle: float = 0.5,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     confirm: HookConfirmation | None = None,
 ) -> DeliveryResult:
     """Paste `text` into `session` and submit it with the backend's submit key.
@@ -89,9 +89,11 @@ def deliver(
     exited back to a shell. After each submit key it waits for confirmation — `confirm` (the CLI's
     UserPromptSubmit, up to CONFIRM_WAIT seconds), else the input line on screen after `settle` ×
     attempt seconds — and sends the submit key again (never the text) up to `attempts` times in
-    all. tmux failures are reported in the result, not raised.
+    all. `sleep` (seconds; default time.sleep) paces the waits. tmux failures are reported in the
+    result, not raised.
     """
     patterns = screen_patterns(backend)
+    sleep = sleep or time.sleep
     try:
         pane = runtime.observe().get(session)
         if pane is None:

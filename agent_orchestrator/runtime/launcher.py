@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+
 class TmuxError(RuntimeError):
     """A tmux command failed (the message holds tmux's own error text), or a session vanished."""
 

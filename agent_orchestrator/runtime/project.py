@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator.agents import hooks
+from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
 from agent_orchestrator.agents.launch import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config, ServiceConfig
 from agent_orchestrator.runtime.delivery import DeliveryResult, HookConfirmation, deliver
 from agent_orchestrator.runtime.homes import prepare_home, scratch_home
-from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
-from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.runtime.tmux import TmuxRuntime
-from agent_orchestrator.runtime.observation import PaneObservation
 
 Unit = AgentConfig | ServiceConfig
 
@@ -226,7 +225,7 @@ class Project:
         except (KeyError, IndexError) as exc:  # a kickoff template edited since it was validated
             return Outcome(unit.name, session, "failed", f"kickoff template: unknown slot {exc}")
         if launch.paste_prompt and isinstance(unit, AgentConfig):
-            result = self.deliver_when_ready(unit, launch.paste_prompt, **({"sleep": sleep} if sleep else {}))
+            result = self.deliver_when_ready(unit, launch.paste_prompt, sleep=sleep or time.sleep)
             if not result.ok:
                 return Outcome(unit.name, session, "failed", f"started, but the kickoff was not delivered: {result.reason}")
         return Outcome(unit.name, session, action, " ".join(launch.argv[:1]))

@@ -56,6 +56,10 @@ class Runtime(Protocol):
         """Send tmux key names ("Enter", "Down", "C-c") to the pane. Raises TmuxError."""
         ...
 
+    def base_argv(self) -> list[str]:
+        """`tmux` plus the socket option, for handing a terminal over (`attach`)."""
+        ...
+
     def agent_pid(self, session: str) -> int | None:
         """Pid of the agent process the launcher started in the session's current run, or None."""
         ...

@@ -8,10 +8,8 @@ tmux client message does not cap the length of a kickoff.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -360,8 +360,8 @@ def _parse_when(raw: str) -> datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def waiting_until(screen: Sequence[str] | str, patterns: ScreenPatterns) -> datetime | None:

@@ -6,13 +6,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import BackendConfig
+from agent_orchestrator.screen.detect import PaneState, classify, input_content, is_fatal, read_dialog, waiting_until
 from agent_orchestrator.screen.limits import find_limit
 from agent_orchestrator.screen.menu import Answer, plan_answer
-from agent_orchestrator.screen.detect import PaneState, classify, input_content, is_fatal, read_dialog, waiting_until
+from agent_orchestrator.screen.patterns import screen_patterns
 
 # Spinner glyphs and numbers change every second while a CLI shows a timer ("(45s · ↓ 24
 # tokens)", "Running… (3m 20s)"); they are folded out of the content hash so that a hung turn
@@ -96,7 +96,7 @@ def read_facts(
     # A screen backend's banner regex is its table's (the backend's own limit_re already laid over it).
     limit_re = patterns.limit_re if backend.screen else backend.limit_re
     if limit_re:
-        found = find_limit(lines[-_LIMIT_TAIL:], limit_re, datetime.fromtimestamp(now, timezone.utc))
+        found = find_limit(lines[-_LIMIT_TAIL:], limit_re, datetime.fromtimestamp(now, UTC))
         if found is not None:
             banner = found.line.strip()
             reset = found.reset_at.timestamp() if found.reset_at else None
@@ -135,7 +135,7 @@ def _last_line_waiting(lines: Sequence[str]) -> datetime | None:
                 when = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
             except ValueError:
                 return None
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
         if re.match(r"^\S+>\s*$", line):  # an empty prompt line such as "demo> ": look above it
             continue
         return None

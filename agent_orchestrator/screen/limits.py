@@ -19,15 +19,17 @@ it yields ``None``. Only programming/config errors raise ``ValueError`` (naive `
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 __all__ = ["LimitBanner", "find_limit", "parse_reset"]
 
-_UTC = timezone.utc
+_UTC = UTC
 # A banner wraps in a narrow pane; its time is on the matched line or on one of the next two.
 _WRAP_LINES = 2
 
@@ -152,7 +154,7 @@ def find_limit(screen: Sequence[str], limit_re: str, now: datetime,
     starts.append(len(joined))
     found = _scan(joined, now_utc, zone)
     reset_at = None
-    for lo, hi in zip(starts, starts[1:]):
+    for lo, hi in itertools.pairwise(starts):
         on_line = [when for start, when in found if lo <= start < hi]
         if on_line:
             reset_at = on_line[-1]
@@ -246,10 +248,16 @@ def _relative(gd: dict[str, str | None], now: datetime, default: tzinfo) -> date
     return now + total
 
 
+def _num(gd: dict[str, str | None], key: str) -> int:
+    """A group the pattern guarantees when its alternative matched, as a number."""
+    value = gd.get(key)
+    return int(value) if value else 0
+
+
 def _iso(gd: dict[str, str | None], now: datetime, default: tzinfo) -> datetime | None:
     frac = (gd["ifrac"] or "")[:6].ljust(6, "0")
-    naive = datetime(int(gd["iy"]), int(gd["imo"]), int(gd["id"]), int(gd["ih"]),
-                     int(gd["imi"]), int(gd["is"] or 0), int(frac))
+    naive = datetime(_num(gd, "iy"), _num(gd, "imo"), _num(gd, "id"), _num(gd, "ih"),
+                     _num(gd, "imi"), _num(gd, "is"), int(frac))
     offset = (gd["ioff"] or "").replace(":", "")
     if not offset:
         return naive.replace(tzinfo=_zone_of(gd, default))
@@ -292,19 +300,20 @@ def _absolute(gd: dict[str, str | None], now: datetime, default: tzinfo) -> date
     if month and day:
         number, dom = _MONTHS[month[:3].lower()], int(day)
         if gd.get("year"):
-            return _wall(date(int(gd["year"]), number, dom), clock, zone)
-        days = [(lambda k=k: date(today.year + k, number, dom)) for k in (-1, 0, 1)]
+            return _wall(date(_num(gd, "year"), number, dom), clock, zone)
+        days: list[Callable[[], date]] = [functools.partial(date, today.year + k, number, dom) for k in (-1, 0, 1)]
         window = timedelta(days=184)
     else:
-        if gd.get("wd"):
-            weekday = _WEEKDAYS[gd["wd"][:3].lower()]
+        wd = gd.get("wd")
+        if wd:
+            weekday = _WEEKDAYS[wd[:3].lower()]
             shifts = [k for k in range(-4, 5) if (today.weekday() + k) % 7 == weekday]
             window = timedelta(days=4)
         else:
             shifts = [-1, 0, 1]
             time_only = True
             window = timedelta(hours=19)
-        days = [(lambda k=k: today + timedelta(days=k)) for k in shifts]
+        days = [functools.partial(operator.add, today, timedelta(days=k)) for k in shifts]
     instants = []
     for make_day in days:
         try:

@@ -69,7 +69,7 @@ def fold(state: HookState, events: Iterable[HookEvent], *, since: float | None =
     return state
 
 
-def _one(st: HookState, e: HookEvent) -> HookState:  # noqa: C901 - one branch per event name
+def _one(st: HookState, e: HookEvent) -> HookState:
     data = e.data
     st = replace(st, last_event=e.event, last_event_at=e.ts)
     if e.event == "SessionStart":

@@ -93,7 +93,7 @@ def decide(config: Config, state: WatchdogState, observation: Observation, now: 
         tick = replace(tick, state=state, views={n: v for n, v in seen.items() if n not in restarted})
         try:
             step = policy(tick)
-        except Exception as exc:  # a bug in one policy must not cost the tick the others' actions
+        except Exception as exc:  # noqa: BLE001 - a bug in one policy must not cost the tick the others' actions
             actions.append(Note("", "policy-error", f"{policy.__name__}: {type(exc).__name__}: {exc}"))
             continue
         state = step.state

@@ -190,7 +190,7 @@ class Watchdog:
             while not self.stop_event.is_set():
                 try:
                     self.tick()
-                except Exception as exc:  # a bad tick must not end supervision; it is logged loudly
+                except Exception as exc:  # noqa: BLE001 - a bad tick must not end supervision; it is logged loudly
                     self.events.emit("", "tick-error", f"{type(exc).__name__}: {exc}", self.clock())
                 if once:
                     break

@@ -58,7 +58,7 @@ class Executor:
         for action in actions:
             try:
                 outcomes.append(self._apply_one(state, action, observation))
-            except Exception as exc:  # one failing action must not cost the rest of the tick
+            except Exception as exc:  # noqa: BLE001 - one failing action must not cost the rest of the tick
                 detail = f"{type(action).__name__}: {type(exc).__name__}: {exc}"
                 self.events.emit(getattr(action, "agent", ""), "action-error", detail, now)
                 outcomes.append(Outcome(action, False, detail))
@@ -118,14 +118,13 @@ class Executor:
         if unit is None:
             return Outcome(action, False, f"{action.agent} is not an agent of the config")
         backend = config.backend_of(unit)
-        paced = {"sleep": self.sleep} if self.sleep else {}
         confirm = None
         if hooks.wired(backend.screen, backend.hooks) and state.agent(unit.name).hooks.last_event_at is not None:
             # Only once the session's hooks have been heard from (Codex fires none before its
             # first prompt; a session started before hooks were wired never will).
-            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), action.text, **paced)
+            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), action.text, sleep=self.sleep)
         result = deliver(self.project.runtime, unit.session or "", action.text, backend,
-                         attempts=config.watchdog.delivery_attempts, confirm=confirm, **paced)
+                         attempts=config.watchdog.delivery_attempts, confirm=confirm, sleep=self.sleep)
         if result.ok:
             self.events.emit(action.agent, action.kind, action.reason, now, submits=result.attempts,
                              confirmed=result.confirmed_by, **({"prompt_id": result.prompt_id} if result.prompt_id else {}))

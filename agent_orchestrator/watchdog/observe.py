@@ -2,9 +2,10 @@
 
 Per tick: one bulk tmux observation; captures only of panes whose activity changed (or whose
 facts a policy waits for); Claude Code's session-status file for live Claude agents; the hook
-events appended since the last tick (agents whose backend has hooks wired); launch records; a git fetch of the handoff repo and, only when origin/main moved, the new commits,
-inbox blobs and the phase's status file; CLI request files; the token ledger's poll; the kickoff
-text of a wake that is due. The state is read, never written.
+events appended since the last tick (agents whose backend has hooks wired); launch records; a
+git fetch of the handoff repo and, only when origin/main moved, the new commits, inbox blobs
+and the phase's status file; CLI request files; the token ledger's poll; the kickoff text of a
+wake that is due. The state is read, never written.
 """
 
 from __future__ import annotations

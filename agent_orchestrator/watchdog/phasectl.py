@@ -17,8 +17,8 @@ from agent_orchestrator.handoff.gitrepo import GitError, GitRepo
 from agent_orchestrator.handoff.markers import has_done_marker
 from agent_orchestrator.handoff.mirror import mirror_path
 from agent_orchestrator.runtime.project import Outcome, Project
-from agent_orchestrator.watchdog.lock import LockHeld, ProjectLock, lock_holder
 from agent_orchestrator.watchdog.events import EventLog
+from agent_orchestrator.watchdog.lock import LockHeld, ProjectLock, lock_holder
 from agent_orchestrator.watchdog.policies.phases import set_phase
 from agent_orchestrator.watchdog.requests import request_watchdog
 from agent_orchestrator.watchdog.state import load_state, save_state, sequence_marker

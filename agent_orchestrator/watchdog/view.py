@@ -81,8 +81,7 @@ def explain(log_dir: Path, name: str, now: float) -> list[str]:
     if truth is not None and truth.conflict:
         reported = "reported" if truth.conflict_reported else "within the grace"
         lines.append(f"  conflict: {truth.conflict} (for {_ago(now, truth.conflict_since or now)}, {reported})")
-    for pending in st.pending:
-        lines.append(f"  undelivered {pending.kind}: attempt {pending.attempts}, {pending.last_error}")
+    lines += [f"  undelivered {p.kind}: attempt {p.attempts}, {p.last_error}" for p in st.pending]
     return lines
 
 

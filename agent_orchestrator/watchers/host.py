@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.config import Config, ConfigError, load_config
+from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS
 from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import EventLog, iso
-from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS
 from agent_orchestrator.watchers.decisions import Decision, FlagWatcher, TickReport, WatcherContext
 from agent_orchestrator.watchers.ledger import DecisionLedger
 from agent_orchestrator.watchers.loop import WatcherLoop, flag_tick

@@ -28,9 +28,8 @@ def flag_tick(watcher: FlagWatcher, ledger: DecisionLedger, *, host: str, now: f
     resolved: dict[str, str] = {}
     if watcher.auto_resolve:
         mine = [f for f in ledger.flags(watcher=host, open_only=True) if f.decision.choice == watcher.choice]
-        for did, note in ended_episodes(mine, entities).items():
-            if ledger.resolve(did, by=host, note=note, now=now) is not None:
-                resolved[did] = note
+        ended = ended_episodes(mine, entities)
+        resolved = {did: note for did, note in ended.items() if ledger.resolve(did, by=host, note=note, now=now) is not None}
     notes, watcher.notes[:] = list(watcher.notes), []
     return TickReport(new, resolved, notes)
 

@@ -8,10 +8,8 @@ as last fetched.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.handoff.gitrepo import GitError, GitRepo

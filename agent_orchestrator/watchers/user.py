@@ -23,7 +23,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, Vocabulary, WatcherContext, namespace
@@ -49,7 +49,7 @@ def _time(value: Any, key: str) -> float:
             when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
             raise ValueError(f"{key}: {value!r} is not an ISO-8601 time") from None
-        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     raise ValueError(f"{key}: expected epoch seconds or an ISO-8601 time, got {value!r}")
 
 

@@ -114,3 +114,12 @@ def test_codex_trust_never_breaks_a_file_it_cannot_extend(tmp_path: Path, conten
 def test_the_codex_trust_hash_is_what_codex_computes() -> None:
     # With this hash in config.toml, Codex 0.171.0 started with no review dialog and ran the hook.
     assert hooks.codex_trust_hash("Stop") == "sha256:b326b864b105a5f2d4a825dedf34ac436a2cd891ad49a0b1b1334084a11e7462"
+
+
+def test_our_own_stale_trust_is_corrected_in_place(tmp_path: Path) -> None:
+    key = f"{hooks.CODEX_SESSION_FLAGS}:stop:0:0"
+    (tmp_path / "config.toml").write_text(f'model = "x"  # mine\n\n[hooks.state."{key}"]\ntrusted_hash = "sha256:old"\n')
+    assert "Stop" in hooks.trust_codex_hooks(tmp_path)
+    text = (tmp_path / "config.toml").read_text()
+    assert text.startswith('model = "x"  # mine\n') and "sha256:old" not in text
+    assert tomllib.loads(text)["hooks"]["state"][key]["trusted_hash"] == hooks.codex_trust_hash("Stop")

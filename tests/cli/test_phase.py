@@ -21,15 +21,15 @@ from typer.testing import CliRunner, Result
 
 from agent_orchestrator.cli.app import app, normalize_argv
 from agent_orchestrator.config import load_config
-from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.runtime.launcher import agent_pid
+from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.tokens.ledger import Ledger, read_ledger
 from agent_orchestrator.watchdog.driver import Watchdog
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state, save_state
 from tests.support.fake_agent import FAKE_BACKEND, fake_agent_block
-from tests.support.transcripts import claude_assistant
 from tests.support.tmux import screen_has, wait_until, write_config
+from tests.support.transcripts import claude_assistant
 
 STATUS = ".agents/status-{}.md"
 LOOP_AGENTS = ("builder", "adversary")

@@ -25,13 +25,13 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.transcripts.discovery import transcript_files
-from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.rehearsal.runner import _leftovers, free_port, sandbox_config
+from agent_orchestrator.runtime.project import Project
+from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.screen.detect import PaneState, classify, find_dialog
 from agent_orchestrator.screen.patterns import CODEX, PROCESS_NAMES
-from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.tokens import TranscriptScanner, Usage, scan_paths
+from agent_orchestrator.transcripts.discovery import transcript_files
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 

@@ -142,7 +142,7 @@ def test_example_builder_adversary_stateless(claude: str) -> None:
         rules = playbook_rules("builder-adversary-stateless")
         commands = [s["bash"] for r in rules.values() for s in r.get("steps", [])]
         assert sum("git show --stat HEAD" in c for c in commands) >= 6 and sum("git diff HEAD~1" in c for c in commands) >= 3
-        ran = [json.loads(l).get("command") for l in (result.sandbox / "run" / "model-journal.jsonl").read_text().splitlines()]
+        ran = [json.loads(line).get("command") for line in (result.sandbox / "run" / "model-journal.jsonl").read_text().splitlines()]
         assert set(commands) <= set(ran)
         # the ledger: exactly what the playbook sent, per phase
         rows = {r["phase_id"]: r for r in result.tokens}

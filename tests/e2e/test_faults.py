@@ -31,12 +31,12 @@ from typing import Any
 import pytest
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.rehearsal.runner import _leftovers, free_port, sandbox_config
-from agent_orchestrator.screen.detect import CLAUDE, classify
-from agent_orchestrator.runtime.observation import TmuxError
-from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.runtime.launcher import agent_pid
+from agent_orchestrator.runtime.observation import TmuxError
+from agent_orchestrator.runtime.project import Project
+from agent_orchestrator.runtime.tmux import TmuxRuntime
+from agent_orchestrator.screen.detect import CLAUDE, classify
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.state import load_state
 

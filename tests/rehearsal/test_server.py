@@ -215,8 +215,7 @@ def test_tool_result_matches_only_the_current_turn(server: RunningServer) -> Non
     passed = history + turn_after(first, "13 passed")
     assert text_of(streamed(server, claude(passed))) == "Tests ran."
     # The FAILED result belongs to an earlier turn now.
-    later = failed + [{"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
-                      user("run the tests again")]
+    later = [*failed, {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}, user("run the tests again")]
     assert tool_use_of(streamed(server, claude(later)))["input"]["command"] == "pytest -q"
 
 

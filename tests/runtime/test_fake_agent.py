@@ -15,11 +15,20 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.screen.limits import find_limit
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.screen.detect import waiting_until
+from agent_orchestrator.screen.limits import find_limit
 from tests.support.fake_agent import (
-    ACTIVE_RE, FAKE_BACKEND, FAKE_PATTERNS, FATAL_RE, LIMIT_RE, PROCESS_NAMES, fake_agent_block, inbox, mode_log, set_mode,
+    ACTIVE_RE,
+    FAKE_BACKEND,
+    FAKE_PATTERNS,
+    FATAL_RE,
+    LIMIT_RE,
+    PROCESS_NAMES,
+    fake_agent_block,
+    inbox,
+    mode_log,
+    set_mode,
 )
 from tests.support.tmux import screen_has, wait_until, write_config
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ from agent_orchestrator.screen.detect import (
     PATTERNS,
     PROCESS_NAMES,
     Dialog,
+    DialogReading,
     PaneState,
     ScreenPatterns,
     bundled_corpora,
     check_captures,
     classify,
-    DialogReading,
     find_dialog,
     input_content,
     is_fatal,
@@ -396,11 +396,11 @@ def test_waiting_until_line_that_is_not_last_is_ignored() -> None:
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    ("2026-11-22T06:00:00Z", datetime(2026, 11, 22, 6, tzinfo=timezone.utc)),
-    ("2026-11-22T08:30:00+02:00", datetime(2026, 11, 22, 6, 30, tzinfo=timezone.utc)),
-    ("2026-11-22T06:00:00", datetime(2026, 11, 22, 6, tzinfo=timezone.utc)),
-    ("2026-11-22 06:00", datetime(2026, 11, 22, 6, tzinfo=timezone.utc)),
-    ("`2026-11-22T06:00:00Z`.", datetime(2026, 11, 22, 6, tzinfo=timezone.utc)),
+    ("2026-11-22T06:00:00Z", datetime(2026, 11, 22, 6, tzinfo=UTC)),
+    ("2026-11-22T08:30:00+02:00", datetime(2026, 11, 22, 6, 30, tzinfo=UTC)),
+    ("2026-11-22T06:00:00", datetime(2026, 11, 22, 6, tzinfo=UTC)),
+    ("2026-11-22 06:00", datetime(2026, 11, 22, 6, tzinfo=UTC)),
+    ("`2026-11-22T06:00:00Z`.", datetime(2026, 11, 22, 6, tzinfo=UTC)),
     ("tomorrow morning", None),
     ("2026-13-40T99:00:00Z", None),
 ])
@@ -412,7 +412,7 @@ def test_waiting_until_time_formats(raw: str, expected: datetime | None) -> None
 def test_waiting_until_as_the_whole_reply() -> None:
     lines = with_reply_tail("claude-done_idle-1", "● Nothing else",
                             ["● WAITING-UNTIL: 2026-11-22T07:00:00Z"])
-    assert waiting_until(lines, CLAUDE) == datetime(2026, 11, 22, 7, tzinfo=timezone.utc)
+    assert waiting_until(lines, CLAUDE) == datetime(2026, 11, 22, 7, tzinfo=UTC)
     assert classify_as(lines, "claude") == PaneState.WAITING_UNTIL
 
 
@@ -487,7 +487,7 @@ def test_fatal_errors_only_in_the_latest_turn() -> None:
     assert not is_fatal(screen("codex-api_error-1"), CODEX)
     # A later finished turn leaves the old fatal error in scrollback only.
     old = screen("claude-api_error-4")
-    lines = old[:11] + ["❯ try again", "", "● Fine now.", "", "✻ Baked for 0s", ""] + old[11:]
+    lines = [*old[:11], "❯ try again", "", "● Fine now.", "", "✻ Baked for 0s", "", *old[11:]]
     assert not is_fatal(lines, CLAUDE)
     assert classify_as(lines, "claude") == PaneState.DONE_IDLE
 

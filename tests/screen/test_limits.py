@@ -6,7 +6,7 @@ Banner wording follows Claude Code 2.1.x (REFERENCE.md) and banners reported in 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from agent_orchestrator.screen.limits import LimitBanner, find_limit, parse_reset
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 # Friday 2026-11-20 14:00 UTC (15:00 in Berlin, 09:00 in New York).

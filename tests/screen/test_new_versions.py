@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def _table(cli: str, version: str) -> ScreenPatterns:
 
 CLAUDE_332, CLAUDE_197 = _table("claude", "2.1.332"), _table("claude", "2.1.197")
 CODEX_171, CODEX_169 = _table("codex", "0.171.0"), _table("codex", "0.169.0")
-WHEN = datetime(2026, 12, 6, 18, tzinfo=timezone.utc)
+WHEN = datetime(2026, 12, 6, 18, tzinfo=UTC)
 NBSP = "\u00a0"
 
 

@@ -250,6 +250,9 @@ class FakeRuntime:
             pane.input = ""
             self._touch(pane)
 
+    def base_argv(self) -> list[str]:
+        return ["tmux", "-L", self.socket]
+
     def agent_pid(self, session: str) -> int | None:
         pane = self.panes.get(session)
         return pane.pid if pane is not None else None

@@ -42,7 +42,7 @@ def screen_has(runtime: TmuxRuntime, session: str, text: str) -> Callable[[], bo
     def check() -> bool:
         try:
             return text in "\n".join(runtime.capture_history(session, 200))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a session that is gone or not up yet just does not have it
             return False
 
     return check

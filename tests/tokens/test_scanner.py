@@ -57,7 +57,7 @@ TOOL = {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command
 #: A session: every line ends in "\n". Expected totals are computed by hand below.
 CLAUDE_LINES = [
     dumps({"type": "file-history-snapshot", "messageId": "m0", "snapshot": {},
-           "isSnapshotUpdate": False}),  # fmt: skip
+           "isSnapshotUpdate": False}),
     claude_user("please list the files"),
     # response A: three content blocks; output_tokens is a streaming snapshot, largest last
     claude_assistant("msg_A", "req_A", out=1, inp=4, read=15000, write=1200),
@@ -65,14 +65,14 @@ CLAUDE_LINES = [
     claude_assistant("msg_A", "req_A", out=120, inp=4, read=15000, write=1200, block=TOOL),
     # a Task tool result mentions "usage" and "assistant" but is a user record: never counted
     claude_user("tool done", tool_result={"usage": {"input_tokens": 999, "output_tokens": 999},
-                                          "agentType": "assistant"}),  # fmt: skip
+                                          "agentType": "assistant"}),
     # response B: largest line in the middle, a stale snapshot after it
     claude_assistant("msg_B", "req_B", out=7, inp=2, read=16200, write=300),
     claude_assistant("msg_B", "req_B", out=310, inp=2, read=16200, write=300),
     claude_assistant("msg_B", "req_B", out=40, inp=2, read=16200, write=300),
     # API errors: usage zero, or absent, or (defensively) non-zero: count nothing
     claude_api_error(usage={"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
-                            "cache_read_input_tokens": 0, "service_tier": None}),  # fmt: skip
+                            "cache_read_input_tokens": 0, "service_tier": None}),
     claude_api_error(usage=None),
     claude_api_error(usage={"input_tokens": 50, "output_tokens": 50}),
     dumps({"type": "system", "subtype": "turn_duration", "durationMs": 9000, "timestamp": TS}),
@@ -131,7 +131,7 @@ CODEX_LINES = [
     codex_meta(),
     codex_line("turn_context", {"cwd": "/work/app", "approval_policy": "never",
                                 "sandbox_policy": {"mode": "danger-full-access"},
-                                "model": "gpt-5-codex", "summary": "auto"}),  # fmt: skip
+                                "model": "gpt-5-codex", "summary": "auto"}),
     codex_line("response_item", {"type": "message", "role": "user",
                                  "content": [{"type": "input_text", "text": "fix the build"}]}),
     codex_tokens(None),  # rate limits arrive before any usage
@@ -383,7 +383,7 @@ def test_codex_appends_and_restart_yield_only_new_tokens(tmp_path: Path) -> None
 
 def test_codex_forked_rollout_replaying_rows_is_not_double_counted(tmp_path: Path) -> None:
     t4 = tok(30000, 20000, 1000, 448)
-    lines = CODEX_LINES + [codex_tokens(T1), codex_tokens(T2), codex_tokens(T3), codex_tokens(t4)]
+    lines = [*CODEX_LINES, codex_tokens(T1), codex_tokens(T2), codex_tokens(T3), codex_tokens(t4)]
     path = write(tmp_path / "rollout-fork.jsonl", "".join(x + "\n" for x in lines))
     got, _ = TranscriptScanner().read_codex(path)
     assert got == codex_usage(t4)
@@ -443,7 +443,7 @@ def appended_in_pieces(data: bytes, cuts: list[int], reader: str, restart: bool)
         path = Path(d) / "rollout-t.jsonl"
         path.touch()
         scanner, got, prev = TranscriptScanner(), Usage(), 0
-        for cut in sorted(set(cuts)) + [len(data)]:
+        for cut in [*sorted(set(cuts)), len(data)]:
             write(path, data[prev:cut], "ab")
             prev = cut
             if restart:

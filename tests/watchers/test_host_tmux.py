@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.config import load_config
-from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.runtime.launcher import agent_pid
+from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.watchdog.driver import Watchdog
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchers.ledger import DecisionLedger
@@ -96,7 +96,8 @@ def test_a_hosted_watcher_flags_a_stale_claim_pings_and_is_healed(tmp_path: Path
     # the ping went through verified delivery into the notify agent's input: the demo agent echoes it
     assert wait_until(screen_has(project.runtime, "t-lead", "echo: Watcher claims: gate G1 claimed"), timeout=10)
     assert wait_until(screen_has(project.runtime, "t-lead", f"agents flags resolve {flag.decision.id[:8]}"), timeout=5)
-    events = lambda: [(e["agent"], e["action"]) for e in read_events(project.log_dir) if e["action"] in ("flag", "flag-ping", "heal")]
+    def events():
+        return [(e["agent"], e["action"]) for e in read_events(project.log_dir) if e["action"] in ("flag", "flag-ping", "heal")]
     assert wait_until(lambda: events() == [("claims", "flag"), ("lead", "flag-ping")], timeout=10)
     row = {r.name: r for r in project.status()}["claims"]
     assert row.state == "running" and row.session == "t-claims" and row.backend == "watcher"

@@ -19,7 +19,7 @@ def on_start(st: AgentState, now: float, *, window: float, count: bool = True, c
     (`agents restart NAME`) also forgets the restart history, the backoff, a needs-human hold and
     a usage-limit window.
     """
-    restarts = tuple(t for t in st.restarts if now - t < window) + (now,) if count else st.restarts
+    restarts = (*tuple(t for t in st.restarts if now - t < window), now) if count else st.restarts
     st = replace(st, last_start=now, idle_since=now, facts=None, last_activity=None, dialogs_answered=0, pending=(),
                  restarts=restarts, hooks=HookState(offset=st.hooks.offset), truth=None)
     if clear_holds:

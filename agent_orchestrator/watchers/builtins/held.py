@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchdog.state import WatchdogState
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchers.sources import EventFold, watchdog_state
 
 DECLARATION = declare("held", "agent-held", "flag-held")

@@ -8,8 +8,8 @@ each new commit starts a new episode.
 
 from __future__ import annotations
 
-from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchdog.state import WatchdogState
+from agent_orchestrator.watchers.decisions import Entity, FlagWatcher, WatcherContext, declare
 from agent_orchestrator.watchers.sources import handoff_repo, refresh, watchdog_state
 
 DECLARATION = declare("phases", "phase-open", "flag-phase")

@@ -28,15 +28,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig
-from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.handoff.gitrepo import GitError
-from agent_orchestrator.screen.detect import PaneState, classify
-from agent_orchestrator.runtime.observation import TmuxError
-from agent_orchestrator.runtime.tmux import TmuxRuntime
+from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.runtime.launcher import exit_status
-from agent_orchestrator.runtime.observation import PaneObservation
+from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
+from agent_orchestrator.runtime.tmux import TmuxRuntime
+from agent_orchestrator.screen.detect import PaneState, classify
+from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.watchdog.events import EventLog
 from agent_orchestrator.watchdog.requests import request_watchdog
 from agent_orchestrator.watchers.decisions import (

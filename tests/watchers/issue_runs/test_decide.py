@@ -6,7 +6,7 @@ import pytest
 
 from agent_orchestrator.watchers.issue_runs import decide as d
 
-W, I, E, U = "working", "idle", "error", "unknown"
+W, I, E, U = "working", "idle", "error", "unknown"  # noqa: E741 - one letter per status keeps the table readable
 TABLE = [
     # status, commit, ci, fixes, budget, prompted, stalled -> choice
     (U, None, None, 0, 2, False, True, d.WAIT),
