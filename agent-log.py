@@ -4,9 +4,18 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
 
-from agent_orchestrator.cli.agent_log import main
+try:
+    from agent_orchestrator.cli.agent_log import main
+except ModuleNotFoundError as exc:  # run by a Python without the dependencies (no .venv)
+    if (exc.name or "").partition(".")[0] == "agent_orchestrator":
+        raise
+    from agent_orchestrator.bootstrap_hint import missing_dependency
+
+    sys.stderr.write(missing_dependency(exc, "agent-log", ROOT) + "\n")
+    sys.exit(1)
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect and steer the phase sequence.", no_args_is_help=
 @app.command()
 def show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print the facts as JSON.")) -> None:
     """The current phase: id, index/total, plan, status file, done?, time in phase, complete?"""
-    config = common.load(ctx)
+    config = common.load_readonly(ctx)
     try:
         info = phasectl.phase_info(config)
     except phasectl.PhaseError as exc:

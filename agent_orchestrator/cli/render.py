@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
-from agent_orchestrator.config.schema import Config
-from agent_orchestrator.runtime.project import Outcome, UnitStatus
-from agent_orchestrator.truth.model import Truth
+if TYPE_CHECKING:  # annotations only: `tokens --scan` renders without loading the runtime
+    from agent_orchestrator.config.schema import Config
+    from agent_orchestrator.runtime.project import Outcome, UnitStatus
+    from agent_orchestrator.truth.model import Truth
 
 _STATE_STYLE = {
     "running": "green",
@@ -21,6 +23,7 @@ _STATE_STYLE = {
     "needs-human": "bold red",
     "limited": "magenta",
     "paused": "cyan",
+    "foreign": "bold yellow",
 }
 _ACTION_STYLE = {"started": "green", "restarted": "yellow", "failed": "bold red", "stopped": "cyan"}
 
@@ -43,18 +46,40 @@ def summary(config: Config) -> str:
 
 
 def with_held(row: UnitStatus, held: object | None) -> UnitStatus:
-    """The row with the watchdog's hold (needs-human, limited, paused) as its state."""
+    """The row with the watchdog's hold (needs-human, limited, paused) beside its own state."""
     if held is None:
         return row
-    return dataclasses.replace(row, state=getattr(held, "state", row.state))
+    return dataclasses.replace(row, hold=getattr(held, "state", ""))
+
+
+def state_label(row: UnitStatus) -> str:
+    """The state as shown: the pane's state (`dead (1)` with its exit code), `→ disabled` when the
+    config disabled a unit that still runs, and the watchdog's hold after a `·` — the pane's truth
+    is never replaced by the hold (`dead (1) · paused`)."""
+    label = f"dead ({row.exit_code})" if row.state == "dead" and row.exit_code is not None else row.state
+    if not row.enabled and row.state in ("running", "dead", "exited"):
+        label += " → disabled"
+    if row.hold:
+        label += f" · {row.hold}"
+    return label
 
 
 def state_text(row: UnitStatus) -> Text:
-    """The state cell: colour-coded, with the exit code of a dead pane."""
-    label = row.state
-    if row.state == "dead" and row.exit_code is not None:
-        label = f"dead ({row.exit_code})"
-    return Text(label, style=_STATE_STYLE.get(row.state, ""))
+    """The state cell (`state_label`), colour-coded by the hold if any, else by the pane's state."""
+    return Text(state_label(row), style=_STATE_STYLE.get(row.hold or row.state, ""))
+
+
+def status_notes(rows: Sequence[UnitStatus], held: Mapping[str, object]) -> list[str]:
+    """The lines under the `status` table: each hold with its detail, each unit whose session
+    belongs to another project, each disabled unit that still runs."""
+    lines = [f"{name}: {getattr(h, 'state', '')} — {getattr(h, 'detail', '')}" for name, h in held.items()]
+    for row in rows:
+        if row.state == "foreign":
+            lines.append(f"{row.name}: session {row.session} belongs to another project ({row.owner}); "
+                         "this project does not start, stop or message it")
+        elif not row.enabled and row.state in ("running", "exited"):
+            lines.append(f"{row.name}: enabled = false, but its session still runs; `agents down {row.name}` stops it")
+    return lines
 
 
 _DOING_STYLE = {"busy": "green", "retrying": "magenta", "needs-input": "bold yellow", "api-error": "red", "unsubmitted": "yellow",
@@ -137,7 +162,7 @@ def phase_panel(info) -> Table:
         ("plan", info.plan),
         ("status file", info.status_file),
         ("done", done),
-        ("in phase", _duration(info.in_phase_s)),
+        ("in phase", _duration(info.in_phase_s) + (" (until the sequence completed)" if info.complete and info.in_phase_s is not None else "")),
         ("sequence complete", "yes" if info.complete else "no"),
     ]
     if info.on_complete:
@@ -147,11 +172,17 @@ def phase_panel(info) -> Table:
     return table
 
 
+def token_columns(records: Sequence[Mapping], agents: Sequence[str]) -> list[str]:
+    """The agent columns of `tokens`, the same from one run to the next: every agent of
+    `agents` (the config's token-bearing agents, in config order), then any other name the
+    records hold (an agent since removed from the config), sorted."""
+    extra = sorted({a for r in records for a in r.get("agents", {})} - set(agents))
+    return [*agents, *extra]
+
+
 def tokens_table(records, agents: Sequence[str]) -> Table:
-    """Rows: phases and gates; columns: each agent's total, the total, the duration."""
-    seen = [a for a in agents if any(a in r.get("agents", {}) for r in records)]
-    extra = sorted({a for r in records for a in r.get("agents", {})} - set(seen))
-    columns = seen + extra
+    """Rows: phases and gates; columns: each agent's total (`token_columns`), the total, the duration."""
+    columns = token_columns(records, agents)
     table = Table(show_edge=False, header_style="bold")
     table.add_column("phase / gate")
     for name in columns:

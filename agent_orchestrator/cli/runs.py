@@ -24,7 +24,7 @@ def run(
     """
     from agent_orchestrator.watchers.issue_runs.store import RunError, RunRecordError, start_run
 
-    proj = common.project(ctx)
+    proj = common.project(ctx, machine=True)
     try:
         started = start_run(proj, issue, agent, prompt_file, time.time())
     except RunError as exc:

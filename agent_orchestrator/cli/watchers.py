@@ -54,7 +54,7 @@ def flags(
     """List the watchers' decisions (newest last); `flags resolve ID` closes one."""
     if ctx.invoked_subcommand is not None:
         return
-    config = common.load(ctx)
+    config = common.load_readonly(ctx)
     ledger = DecisionLedger(Path(config.defaults.log_dir))
     found = ledger.flags(watcher=watcher, open_only=open_only)
     if as_json:

@@ -22,7 +22,8 @@ class PaneObservation:
     `window_activity` and `created` are epoch seconds (tmux's own clock record, so a restarted
     watchdog still sees how long a pane has been quiet). `dead_status` is the exit status of a
     dead pane (remain-on-exit keeps it), else None. `pid` is the pane's process (our spawn
-    launcher execs into the agent, so it is the agent's pid).
+    launcher execs into the agent, so it is the agent's pid). `owner` is the config path of the
+    project that created the session (its `@ao_project` option; "" when untagged; runtime/owner.py).
     """
 
     session: str
@@ -35,6 +36,7 @@ class PaneObservation:
     created: float
     width: int
     height: int
+    owner: str = ""
 
     def exited_to_shell(self, process_names: Collection[str]) -> bool:
         """True when the pane is alive but runs a shell instead of one of `process_names`."""

@@ -1,14 +1,24 @@
 """The event log: every watchdog action as a JSON line in `<log_dir>/events.jsonl` and a
-readable line in `<log_dir>/watchdog.log`."""
+readable line in `<log_dir>/watchdog.log`.
+
+`EventLog.emit` is the one place every event goes through, so it is also where listeners hear
+them: the watchdog's `[notify]` notifier (`watchdog.notify`, attached with `notify_with`).
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_orchestrator.config.schema import Config
+
+Listener = Callable[[dict[str, Any]], None]
 
 
 def iso(ts: float) -> str:
@@ -17,23 +27,43 @@ def iso(ts: float) -> str:
 
 
 class EventLog:
-    """Appends events; each is `{"ts": epoch, "agent", "action", "reason", **details}`."""
+    """Appends events; each is `{"ts": epoch, "agent", "action", "reason", **details}`.
 
-    def __init__(self, log_dir: Path) -> None:
+    `listeners` are called with each event after it is written, in the emitting thread; they
+    must return quickly (queue, don't send) and a failing one costs neither the event nor the
+    caller. Safe to emit from several threads (the notifier logs from its own).
+    """
+
+    def __init__(self, log_dir: Path, listeners: Iterable[Listener] = ()) -> None:
         self.jsonl = Path(log_dir) / "events.jsonl"
         self.human = Path(log_dir) / "watchdog.log"
+        self.listeners: list[Listener] = list(listeners)
+        self._lock = threading.Lock()
 
     def emit(self, agent: str, action: str, reason: str, ts: float | None = None, **details: Any) -> dict[str, Any]:
-        """Append one event to both logs and return it."""
+        """Append one event to both logs, tell the listeners, and return it."""
         ts = time.time() if ts is None else ts
         event = {"ts": ts, "agent": agent, "action": action, "reason": reason, **details}
-        self.jsonl.parent.mkdir(parents=True, exist_ok=True)
-        with self.jsonl.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event, default=str) + "\n")
         extra = " ".join(f"{k}={v}" for k, v in details.items() if v not in (None, "", [], {}))
-        with self.human.open("a", encoding="utf-8") as fh:
-            fh.write(f"{iso(ts)} {agent or '-'} {action}: {reason}{(' ' + extra) if extra else ''}\n")
+        with self._lock:
+            self.jsonl.parent.mkdir(parents=True, exist_ok=True)
+            with self.jsonl.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(event, default=str) + "\n")
+            with self.human.open("a", encoding="utf-8") as fh:
+                fh.write(f"{iso(ts)} {agent or '-'} {action}: {reason}{(' ' + extra) if extra else ''}\n")
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener must never cost the event or the tick that emitted it
+                pass
         return event
+
+    def notify_with(self, config: Callable[[], Config]) -> None:
+        """Send `[notify]` notifications for this log's events; `config` returns the config in
+        force at each event (so an edited `[notify]` applies from the next reload)."""
+        from agent_orchestrator.watchdog.notify import Notifier
+
+        self.listeners.append(Notifier(config, self).listen)
 
 
 def read_events(log_dir: Path) -> Iterator[dict[str, Any]]:

@@ -30,7 +30,8 @@ class PhaseError(ValueError):
 
 @dataclass(frozen=True)
 class PhaseInfo:
-    """What `phase show` prints. Times are epoch seconds; `done` None when it cannot be read."""
+    """What `phase show` prints. Times are epoch seconds; `done` None when it cannot be read;
+    `in_phase_s` stops counting when the sequence completes."""
 
     phase_id: str
     index: int
@@ -67,8 +68,14 @@ def phase_info(config: Config, now: float | None = None) -> PhaseInfo:
         except GitError:
             text = None  # not a repo (yet): unknown rather than an error
         done = None if text is None and not (Path(loop.repo) / ".git").exists() else (text is not None and has_done_marker(text, loop.done_marker))
+    # After SEQUENCE-COMPLETE the clock stops at the completion (the marker's time for a state
+    # written before completed_at was kept).
+    end = now
+    if ph.complete:
+        marker = sequence_marker(Path(config.defaults.log_dir))
+        end = ph.completed_at if ph.completed_at is not None else (marker.stat().st_mtime if marker.exists() else now)
     return PhaseInfo(phase.id, index, len(loop.phases), str(phase.plan), phase.status, done, ph.started,
-                     (now - ph.started) if ph.started else None, ph.complete, ph.on_complete)
+                     max(0.0, end - ph.started) if ph.started else None, ph.complete, ph.on_complete)
 
 
 def target_index(config: Config, verb: str, phase_id: str | None = None) -> int:

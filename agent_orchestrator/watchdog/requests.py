@@ -33,3 +33,23 @@ def request_watchdog(log_dir: Path, action: str, agent: str, **extra: object) ->
 def current_phase_index(project: Project) -> int:
     """The phase index the watchdog's state records (0 without one)."""
     return load_state(project.log_dir).phase.index if (project.log_dir / "state" / "watchdog.json").exists() else 0
+
+
+def paused_after_requests(log_dir: Path) -> set[str]:
+    """Agents that will be paused once the watchdog has applied everything queued: paused in its
+    saved state, then each pause/resume request still waiting (not in its `requests_done`),
+    oldest first — what `up` must resume whatever the watchdog's tick timing (`down NAME` then
+    `up NAME` before any tick leaves a pause waiting that no saved state shows yet)."""
+    from agent_orchestrator.watchdog.observe import read_requests
+
+    state = load_state(log_dir)
+    paused = {name for name, st in state.agents.items() if st.paused}
+    done = set(state.requests_done)
+    for request in read_requests(log_dir):
+        if request.id in done or request.action not in ("pause", "resume"):
+            continue
+        if request.action == "pause":
+            paused.add(request.agent)
+        else:
+            paused.discard(request.agent)
+    return paused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,20 @@ def test_init_scaffolds_a_valid_project_and_refuses_to_overwrite(tmp_path: Path)
     assert result.exit_code == 0, result.output
     for name in ("agents.toml", "prompts/kickoff.md", "prompts/builder.md", "prompts/adversary.md", "plans/p1.md"):
         assert (target / name).is_file(), name
-    assert agents("validate", "--config", str(target / "agents.toml")).exit_code == 0
+    config = target / "agents.toml"
+    # The file validates; what the machine still lacks is named, one line each (the loop's clones, the CLI).
+    missing = agents("validate", "--config", str(config))
+    assert missing.exit_code == 2
+    assert [line.split(": ")[1] for line in missing.output.splitlines() if line.startswith(str(config))][:3] == \
+        ["agent[0].dir", "agent[1].dir", "loop.repo"], missing.output
+    (target / "work").mkdir()
+    (target / "review").mkdir()
+    ready = agents("validate", "--config", str(config))
+    if shutil.which("claude"):
+        assert ready.exit_code == 0, ready.output
+    else:
+        assert ready.exit_code == 2 and ready.output.splitlines() == [
+            f'{config}: backend.claude.bin: "claude" not found on PATH (install it, or give bin a full path) (used by builder, adversary)']
     prefix = (target / "agents.toml").read_text().split('session_prefix = "')[1].split('"')[0]
     assert prefix.startswith("proj-") and len(prefix) == len("proj-") + 5
     before = (target / "agents.toml").read_text()
