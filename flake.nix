@@ -16,7 +16,10 @@
           rich
           libtmux
           tomli-w
+          watchfiles
+          orjson
           pytest
+          pytest-xdist
           hypothesis
         ]);
       in

@@ -1,6 +1,6 @@
 """`python -m agent_orchestrator` is the `agents` CLI."""
 
-from agent_orchestrator.cli.app import main
+from agent_orchestrator.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -75,17 +75,26 @@ class GitRepo:
     branch yet, no such file) are None or empty, not errors. `rev` arguments default to the
     tracking ref `refs/remotes/<remote>/<branch>` and accept any revision git understands.
 
+    With `probe`, `fetch` first asks the remote for the branch's head (`git ls-remote`, one
+    process) and fetches only when it differs from the tracking ref — see `fetch`.
+
     Git processes spawned per call — the watchdog fetches every tick, so this is the budget:
-    fetch 2 (1 when it fails), head 1, commits_between 0-2 (0 for a baseline or an unchanged
-    head; a third only when `merge-base` fails, to tell a vanished `old` from a real error),
+    fetch 2 (1 when it fails; with `probe`: 2 — ls-remote, rev-parse — while the remote's head
+    is unchanged, 4 when it moved), remote_head 1, head 1, commits_between 0-2 (0 for a
+    baseline or an unchanged head; a third only when `merge-base` fails, to tell a vanished
+    `old` from a real error),
     show 1, blob_ids 1 (any number of paths), log 1, last_commit_ts 1.
     """
 
-    def __init__(self, path: Path, *, remote: str = "origin", branch: str = "main", timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, *, remote: str = "origin", branch: str = "main", timeout: float = 30.0,
+                 probe: bool = False) -> None:
         self.path = Path(path)
         self.remote = remote
         self.branch = branch
         self.timeout = timeout
+        self.probe = probe
+        self.fetches = 0  # `git fetch` runs (for tests and benchmarks)
+        self.skipped = 0  # fetches `probe` found unneeded
         self.tracking_ref = f"refs/remotes/{remote}/{branch}"
         env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
         env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
@@ -129,12 +138,38 @@ class GitRepo:
         `FetchResult(ok=False, head=None, error=...)`; the caller keeps its last known head. Two
         processes (fetch, rev-parse); one when the fetch fails. Submodules are not fetched: the
         handoff only reads the superproject.
+
+        With `probe`: `remote_head()` first, and no fetch at all when it equals the tracking ref
+        (read afresh each time, so another process fetching the same mirror cannot make it
+        lie). Measured on a local and a `file://` origin (BENCHMARKS.md, bench/handoff_bench.py):
+        `ls-remote` + `rev-parse` cost about half a fetch of nothing + its `rev-parse`, and the
+        mirror's refs and FETCH_HEAD are not rewritten. A failing `ls-remote` is the fetch's failure (no second try, so an
+        unreachable remote costs one timeout per tick, not two).
         """
         try:
+            if self.probe:
+                remote = self.remote_head()
+                if remote == self.head():
+                    self.skipped += 1
+                    return FetchResult(ok=True, head=remote)
+            self.fetches += 1
             self._run(["fetch", "--quiet", "--no-recurse-submodules", "--end-of-options", self.remote])
             return FetchResult(ok=True, head=self.head())
         except GitError as exc:
             return FetchResult(ok=False, head=None, error=str(exc))
+
+    def remote_head(self) -> str | None:
+        """The branch's sha on the remote now (`git ls-remote <remote> refs/heads/<branch>`), None
+        when the remote has no such branch. One process (plus the transport's own: upload-pack
+        for a local or file:// remote, ssh for an ssh one). Raises GitError.
+        """
+        ref = f"refs/heads/{self.branch}"
+        out = self._run(["ls-remote", "--end-of-options", self.remote, ref]).stdout.decode("ascii", errors="replace")
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref and _SHA.fullmatch(sha):  # the pattern matches by tail: check the whole name
+                return sha
+        return None
 
     def head(self) -> str | None:
         """The tracking ref's commit sha as last fetched, or None when it does not exist yet. One process.

@@ -17,9 +17,11 @@ from agent_orchestrator.agents import hooks
 from agent_orchestrator.agents.kickoff import agent_kickoff, phase_model
 from agent_orchestrator.agents.launch import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config, ServiceConfig
+from agent_orchestrator.handoff.hook import install_post_receive, remove_post_receive
 from agent_orchestrator.runtime.delivery import DeliveryResult, HookConfirmation, deliver
 from agent_orchestrator.runtime.homes import prepare_home, scratch_home
 from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
+from agent_orchestrator.runtime.owner import ForeignSession, OwnedRuntime, owned
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 
@@ -53,8 +55,11 @@ class UnknownNameError(ValueError):
 class UnitStatus:
     """One row of `status`: an agent, a service or the watchdog.
 
-    `state` is one of running, stopped, dead, exited, disabled (watchdog-held states such as
-    needs-human are added by the watchdog's state). `exit_code` is set for dead panes.
+    `state` is what its pane shows: running, stopped, dead, exited, disabled — or foreign (the
+    session belongs to another project, `owner`). `exit_code` is set for dead panes. `enabled`
+    is the config's say (a running agent set `enabled = false` is `running` and not enabled);
+    `hold` is the watchdog's hold on it (needs-human, limited, paused; "" for none), shown
+    beside the state, never instead of it.
     """
 
     name: str
@@ -67,6 +72,9 @@ class UnitStatus:
     exit_code: int | None = None
     pid: int | None = None
     command: str = ""
+    enabled: bool = True
+    hold: str = ""
+    owner: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """The row as JSON-ready facts."""
@@ -89,15 +97,28 @@ class Outcome:
         return self.action == "failed"
 
 
+# The watchdog's own restart policy (runtime/launcher.py `_supervise`): a watchdog killed from
+# outside (SIGKILL, the OOM killer) is back in half a second and rebuilds from its durable state
+# (watchdog/rebuild.py); one that crashes backs off 1 s doubling to 30 s, and more than 5 crashes
+# in 300 s end in a visible crash-loop (`status` shows it) rather than a silent spin.
+WATCHDOG_SUPERVISION = {"kill_delay": 0.5, "backoff": 1.0, "max_backoff": 30.0, "burst": 5, "window": 300.0}
+
+
 class Project:
     """A loaded config bound to its tmux server."""
 
     def __init__(self, config: Config, runtime: Runtime | None = None, *, euid: int | None = None) -> None:
         self.config = config
-        self.runtime: Runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
+        # Seen through the project's ownership (runtime/owner.py): other projects' sessions of the
+        # same names are never adopted, stopped or typed into.
+        self.runtime: OwnedRuntime = owned(runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch"),
+                                           str(config.path))
         self._euid = euid
         # Agents whose launches got IS_SANDBOX=1 added (running as root), in launch order.
         self.sandboxed: dict[str, None] = {}
+        # Units (and "watchdog") the current/last `up` set out to start, in order: what an
+        # interrupted `up` stops again (`rollback_up`).
+        self.attempted: list[str] = []
 
     @property
     def euid(self) -> int:
@@ -148,11 +169,12 @@ class Project:
             kind, backend_name, model, watch = "service", "", "", unit.watch or ""
             names = {Path(unit.cmd[0]).name} if unit.cmd else set()
         state, code = self.pane_state(unit, pane, names)
+        owner = self.runtime.foreign.get(unit.session or "", "") if pane is None else ""
         return UnitStatus(
             name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
-            session=unit.session or "", state=state, exit_code=code,
+            session=unit.session or "", state="foreign" if owner else state, exit_code=code,
             pid=(self.runtime.agent_pid(unit.session or "") or pane.pid) if pane and not pane.dead else None,
-            command=pane.current_command if pane else "",
+            command=pane.current_command if pane else "", enabled=unit.enabled, owner=owner,
         )
 
     @staticmethod
@@ -235,13 +257,15 @@ class Project:
         only when named), then (with `watchdog`) the watchdog if it is not running."""
         names = list(names)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.attempted = []
         panes = self.runtime.observe()
         outcomes = []
         # Services first: agents may need one (e.g. a model server) from their first second.
         for unit in sorted(self.select(names), key=lambda u: not isinstance(u, ServiceConfig)):
             pane = panes.get(unit.session or "")
             if not unit.enabled:
-                outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false"))
+                still = f" (still running: `agents down {unit.name}` stops it)" if pane is not None and not pane.dead else ""
+                outcomes.append(Outcome(unit.name, unit.session or "", "disabled", "enabled = false" + still))
                 continue
             if isinstance(unit, AgentConfig) and unit.kind == "task" and not names:
                 outcomes.append(Outcome(unit.name, unit.session or "", "waiting", "task: started by its wake, on_complete or `up NAME`"))
@@ -252,6 +276,8 @@ class Project:
                 continue
             if progress:
                 progress(f"starting {unit.name} in session {unit.session}")
+            if status.state != "foreign":  # another project's: start refuses it, and a rollback must not touch it
+                self.attempted.append(unit.name)
             outcome = self.start(unit, pane)
             if isinstance(unit, ServiceConfig) and unit.ready_re and not outcome.failed:
                 if progress:
@@ -259,8 +285,30 @@ class Project:
                 if not self.wait_screen(unit.session or "", unit.ready_re, unit.ready_timeout):
                     outcome = Outcome(unit.name, unit.session or "", "failed", f"not ready within {unit.ready_timeout:g}s (ready_re {unit.ready_re!r})")
             outcomes.append(outcome)
+        hook = install_post_receive(self.config)
+        if hook.action != "skipped":  # a hook it could not write is a note, not a failed `up`: the watchdog polls
+            outcomes.append(Outcome("post-receive", "", "refused" if hook.action == "failed" else hook.action, hook.detail))
         if watchdog:
-            outcomes.append(self.start_watchdog(panes.get(self.config.watchdog_session)))
+            pane = panes.get(self.config.watchdog_session)
+            if (pane is None or pane.dead) and self.config.watchdog_session not in self.runtime.foreign:
+                self.attempted.append("watchdog")
+            outcomes.append(self.start_watchdog(pane))
+        return outcomes
+
+    def rollback_up(self) -> list[Outcome]:
+        """Stop what the last `up` set out to start (`attempted`: sessions it created or
+        restarted in place, the watchdog included) — for an `up` interrupted half-way, so no
+        half-started team is left without its watchdog. Returns a `down`-like outcome per unit."""
+        outcomes = []
+        for name in reversed(self.attempted):
+            session = self.config.watchdog_session if name == "watchdog" else (self.select([name])[0].session or "")
+            try:
+                killed = self.runtime.kill(session)
+            except TmuxError as exc:
+                outcomes.append(Outcome(name, session, "failed", str(exc)))
+                continue
+            outcomes.append(Outcome(name, session, "stopped" if killed else "absent"))
+        self.attempted = []
         return outcomes
 
     def start_watchdog(self, pane: PaneObservation | None) -> Outcome:
@@ -268,13 +316,13 @@ class Project:
         session = self.config.watchdog_session
         if pane is not None and not pane.dead:
             return Outcome("watchdog", session, "running", "left alone")
-        argv = [sys.executable, "-m", "agent_orchestrator", "watchdog", "--config", str(self.config.path)]
+        argv = [sys.executable, "-m", "agent_orchestrator", "watchdog", "--config", str(self.config.path), "--lock-wait", "5"]
         try:
             if pane is None:
                 self.runtime.start(session, argv, cwd=self.config.root, width=self.config.defaults.width,
-                                   height=self.config.defaults.height, spec_dir=self.spec_dir)
+                                   height=self.config.defaults.height, spec_dir=self.spec_dir, supervise=WATCHDOG_SUPERVISION)
             else:
-                self.runtime.restart(session, argv, cwd=self.config.root, env=None, spec_dir=self.spec_dir)
+                self.runtime.restart(session, argv, cwd=self.config.root, env=None, spec_dir=self.spec_dir, supervise=WATCHDOG_SUPERVISION)
         except (TmuxError, OSError) as exc:
             return Outcome("watchdog", session, "failed", str(exc))
         return Outcome("watchdog", session, "started" if pane is None else "restarted", "agents watchdog")
@@ -282,7 +330,10 @@ class Project:
     def watchdog_status(self, panes: dict[str, PaneObservation]) -> UnitStatus:
         """The watchdog's row of `status`."""
         pane = panes.get(self.config.watchdog_session)
-        if pane is None:
+        owner = self.runtime.foreign.get(self.config.watchdog_session, "") if pane is None else ""
+        if owner:
+            state, code = "foreign", None
+        elif pane is None:
             state, code = "stopped", None
         elif pane.dead:
             state, code = "dead", pane.dead_status
@@ -290,19 +341,29 @@ class Project:
             state, code = "running", None
         return UnitStatus(name="watchdog", kind="watchdog", backend="", model="", watch="", session=self.config.watchdog_session,
                           state=state, exit_code=code, pid=pane.pid if pane and not pane.dead else None,
-                          command=pane.current_command if pane else "")
+                          command=pane.current_command if pane else "", owner=owner)
 
     def down(self, names: Iterable[str] = ()) -> list[Outcome]:
         """Kill the sessions of the selected units — and, when none are named, the watchdog's
-        first so it does not heal what is being stopped (idempotent)."""
+        first so it does not heal what is being stopped (idempotent). A session of another project
+        (runtime/owner.py) is left running: `skipped`, its detail naming the owner."""
         names = list(names)
+        units = self.select(names)
+        self.runtime.observe()  # whose session is whose, in one call
+        targets = [("watchdog", self.config.watchdog_session)] if not names else []
+        targets += [(unit.name, unit.session or "") for unit in units]
         outcomes = []
-        if not names:
-            killed = self.runtime.kill(self.config.watchdog_session)
-            outcomes.append(Outcome("watchdog", self.config.watchdog_session, "stopped" if killed else "absent"))
-        for unit in self.select(names):
-            killed = self.runtime.kill(unit.session or "")
-            outcomes.append(Outcome(unit.name, unit.session or "", "stopped" if killed else "absent"))
+        for name, session in targets:
+            try:
+                killed = self.runtime.kill(session)
+            except ForeignSession as exc:
+                outcomes.append(Outcome(name, session, "skipped", f"belongs to another project: {exc.owner}"))
+                continue
+            outcomes.append(Outcome(name, session, "stopped" if killed else "absent"))
+        if not names:  # the whole project is down: a push need not wake anyone
+            hook = remove_post_receive(self.config)
+            if hook.action in ("removed", "failed"):
+                outcomes.append(Outcome("post-receive", "", "refused" if hook.action == "failed" else hook.action, hook.detail))
         return outcomes
 
     # -- input -----------------------------------------------------------------------------
@@ -311,6 +372,9 @@ class Project:
         unit = self.select([name])[0]
         if not isinstance(unit, AgentConfig):
             return DeliveryResult(False, 0, f"{name} is a service; only agents take messages")
+        owner = self.runtime.owner_of(unit.session or "")
+        if owner is not None:
+            return DeliveryResult(False, 0, str(ForeignSession(unit.session or "", owner)))
         backend = self.config.backend_of(unit)
         return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts,
                        confirm=self.confirmation(unit, text))

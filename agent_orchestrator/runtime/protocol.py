@@ -7,6 +7,7 @@ errors are `TmuxError` (runtime/observation.py), never libtmux's own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +28,11 @@ class Runtime(Protocol):
         """The visible screen (bottom `lines` rows), trailing blank rows dropped. Raises TmuxError."""
         ...
 
+    def capture_many(self, sessions: Iterable[str]) -> dict[str, list[str]]:
+        """The visible screens of several sessions (each as `capture` gives it), by session, from
+        one bulk call; a session that cannot be captured (it vanished) is left out."""
+        ...
+
     def capture_history(self, session: str, lines: int) -> list[str]:
         """The last `lines` rows of scrollback + screen, blank runs folded. Raises TmuxError."""
         ...
@@ -36,11 +42,15 @@ class Runtime(Protocol):
         ...
 
     def start(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-              width: int = 200, height: int = 50, spec_dir: Path) -> None:
-        """Create `session` running `argv` through the pane launcher. Raises TmuxError."""
+              width: int = 200, height: int = 50, spec_dir: Path, owner: str | None = None,
+              supervise: dict[str, float] | None = None) -> None:
+        """Create `session` running `argv` through the pane launcher, tagged with `owner` (the
+        project's config path, runtime/owner.py) when given; with `supervise` (a restart policy,
+        `launcher._supervise`) the launcher runs `argv` again when it dies. Raises TmuxError."""
         ...
 
-    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path,
+                supervise: dict[str, float] | None = None) -> None:
         """Run `argv` afresh in an existing session's pane (dead or alive). Raises TmuxError."""
         ...
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,14 @@ import libtmux
 
 from agent_orchestrator.runtime.launcher import agent_pid, exit_record, exit_status, spawn_argv, write_spec
 from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
+
+# A tmux client message holds at most 16 KiB of packed arguments (MAX_IMSGSIZE in tmux 3.3a;
+# more is refused with "command too long"); one batch of captures stays well under it. About
+# 70 bytes a capture: some 170 captures fit in one invocation.
+_BATCH_BYTES = 12_000
+# tmux's error for a target that is gone ("can't find pane: %5", "can't find session: x"):
+# the one batch failure after which the rest of the batch is worth another try.
+_VANISHED = "can't find"
 
 # One tab-separated row per pane; every field the policies need, read in one call per tick.
 _FIELDS = (
@@ -31,6 +40,7 @@ _FIELDS = (
     "session_created",
     "pane_width",
     "pane_height",
+    "@ao_project",  # the owning project's config path (runtime/owner.py); last: it may hold a tab
 )
 _FORMAT = "\t".join("#{" + f + "}" for f in _FIELDS)
 
@@ -70,6 +80,11 @@ class TmuxRuntime:
         # session -> pane id of the pane `observe` reports, so input and captures go to that
         # pane even when someone split the window (`=name:` would mean the active pane).
         self.pane_ids: dict[str, str] = {}
+        # session -> pid of that pane's process (the launcher), as last observed.
+        self.pane_pids: dict[str, int] = {}
+        # session -> (pane pid, agent pid): the launcher's `.pid` record, read once per pane
+        # process (see `agent_pid`).
+        self._agent_pids: dict[str, tuple[int, int]] = {}
 
     # -- low level -------------------------------------------------------------------------
     def pane(self, session: str) -> str:
@@ -105,10 +120,10 @@ class TmuxRuntime:
             return {}
         panes: dict[str, PaneObservation] = {}
         for line in result.stdout:
-            parts = line.split("\t")
+            parts = line.split("\t", len(_FIELDS) - 1)
             if len(parts) != len(_FIELDS):
                 continue
-            name, pane_id, pid, dead, status, command, activity, created, width, height = parts
+            name, pane_id, pid, dead, status, command, activity, created, width, height, owner = parts
             if name in panes:
                 continue
             dead_status = int(status) if dead == "1" and status.lstrip("-").isdigit() else None
@@ -125,8 +140,10 @@ class TmuxRuntime:
                 created=float(created or 0),
                 width=int(width or 0),
                 height=int(height or 0),
+                owner=owner,
             )
         self.pane_ids = {name: pane.pane_id for name, pane in panes.items()}
+        self.pane_pids = {name: pane.pid for name, pane in panes.items() if pane.pid}
         return panes
 
     def has_session(self, session: str) -> bool:
@@ -143,6 +160,49 @@ class TmuxRuntime:
         while out and not out[-1].strip():
             out.pop()
         return out[-lines:] if lines else out
+
+    def capture_many(self, sessions: Iterable[str]) -> dict[str, list[str]]:
+        """The visible screens of several sessions' panes (as `capture` gives them) from ONE tmux
+        invocation; a session whose pane cannot be captured is left out of the result.
+
+        The captures go in one command list, each followed by `display-message -p <token> <i>`
+        with a random per-call token, and stdout is split on those lines: a screen counts only
+        once the marker after it has been printed. tmux abandons the rest of a command list at
+        the first failing command, so when a session vanished after `observe` the screens
+        before it are kept, it is left out, and the sessions after it go in a further batch —
+        one more invocation per vanished session, on that rare tick only. Any other failure (the
+        server is gone) ends the call with what was captured. More captures than fit in one
+        client message (about 170) take one invocation per batch.
+        """
+        pending = list(dict.fromkeys(sessions))
+        screens: dict[str, list[str]] = {}
+        while pending:
+            token = f"ao-capture-{secrets.token_hex(8)}"
+            args: list[str] = []
+            size = 0
+            batch: list[str] = []
+            for session in pending:
+                part = ["capture-pane", "-p", "-t", escape_arg(self.pane(session)),
+                        ";", "display-message", "-p", f"{token} {len(batch)}"]
+                cost = sum(len(a.encode()) + 1 for a in part) + 2
+                if batch and size + cost > _BATCH_BYTES:
+                    break
+                args += [";", *part] if batch else part
+                size += cost
+                batch.append(session)
+            self.calls += 1
+            # The ";" separators are ours (escape_arg went over the one argument that is not).
+            result = self.server.cmd(*args)
+            done = _split_batch(result.stdout, token)
+            for session, rows in zip(batch, done, strict=False):
+                screens[session] = _trim(rows)
+            if len(done) == len(batch):
+                pending = pending[len(batch):]
+                continue
+            if _VANISHED not in " ".join(result.stderr):
+                break  # the server went away, or tmux failed otherwise: the rest stay out
+            pending = pending[len(done) + 1:]  # the one at len(done) is gone
+        return screens
 
     def capture_history(self, session: str, lines: int) -> list[str]:
         """The last `lines` non-blank-run rows of scrollback + screen.
@@ -170,18 +230,23 @@ class TmuxRuntime:
         width: int = 200,
         height: int = 50,
         spec_dir: Path,
+        owner: str | None = None,
+        supervise: dict[str, float] | None = None,
     ) -> None:
         """Create session `session` running `argv` in `cwd` with `env` added.
 
         The pane keeps its dead process on screen with its exit status (remain-on-exit), so an
         agent that dies stays observable. The argv and env go to a private spec file under
-        `spec_dir` that `agent_orchestrator.runtime.launcher` reads and execs. Raises TmuxError when the
-        session exists already or tmux fails.
+        `spec_dir` that `agent_orchestrator.runtime.launcher` reads and execs. `owner` (a project's
+        config path) becomes the session's `@ao_project` option in the same invocation, so the
+        session is never seen untagged (runtime/owner.py). `supervise` (a restart policy, see
+        `launcher._supervise`) makes the launcher run the command again when it dies. Raises
+        TmuxError when the session exists already or tmux fails.
         """
         if self.has_session(session):
             raise TmuxError(f"session {session!r} exists already")
         self.pane_ids.pop(session, None)
-        spec = write_spec(spec_dir, session, argv, cwd, env or {})
+        spec = write_spec(spec_dir, session, argv, cwd, env or {}, supervise)
         # One invocation, two commands: tmux runs a command list before it reaps any child, so
         # remain-on-exit is in force even for a command that exits at once (which would
         # otherwise take its window, and its exit status, with it). The ";" is ours, not
@@ -191,9 +256,10 @@ class TmuxRuntime:
         # into its footer (two screen changes that restart idle clocks); the user's own server's
         # global options are left alone.
         private = [";", "set-option", "-g", "focus-events", "on"] if self.socket else []
+        tag = [";", "set-option", "-t", target(session), "@ao_project", escape_arg(owner)] if owner else []  # runtime/owner.py
         result = self.server.cmd(
             "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd),
-            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private,
+            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private, *tag,
         )
         if result.returncode != 0:
             raise TmuxError(f"tmux new-session: {' '.join(result.stderr).strip() or 'failed'}")
@@ -202,9 +268,10 @@ class TmuxRuntime:
         """Replace the session's pane process with the spec's command (kills what runs there)."""
         self.cmd("respawn-pane", "-k", "-t", self.pane(session), "--", *spawn_argv(spec))
 
-    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
-        """Start `argv` afresh in an existing session's pane (dead or alive)."""
-        self.respawn(session, write_spec(spec_dir, session, argv, cwd, env or {}))
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path,
+                supervise: dict[str, float] | None = None) -> None:
+        """Start `argv` afresh in an existing session's pane (dead or alive); `supervise` as in `start`."""
+        self.respawn(session, write_spec(spec_dir, session, argv, cwd, env or {}, supervise))
 
     def kill_server(self) -> None:
         """Stop this (private) server and remove its socket file, which tmux 3.3a leaves behind.
@@ -248,9 +315,49 @@ class TmuxRuntime:
 
     # -- launch records --------------------------------------------------------------------
     def agent_pid(self, session: str) -> int | None:
-        """Pid of the agent the launcher started in the session (its `.pid` record), or None."""
-        return agent_pid(self.spec_dir, session) if self.spec_dir is not None else None
+        """Pid of the agent the launcher started in the session (its `.pid` record), or None.
+
+        Read once per pane process: the launcher is the pane's process and the agent its child,
+        so the record can change only when the pane's pid does (a respawn starts a new launcher,
+        and `write_spec` removes the old record before it). Keyed by the pane pid `observe` last
+        saw; a session not observed yet, or whose launcher has not written the record yet, is
+        read from the file every time.
+        """
+        if self.spec_dir is None:
+            return None
+        pane_pid = self.pane_pids.get(session)
+        cached = self._agent_pids.get(session)
+        if pane_pid is not None and cached is not None and cached[0] == pane_pid:
+            return cached[1]
+        pid = agent_pid(self.spec_dir, session)
+        if pane_pid is not None and pid is not None:
+            self._agent_pids[session] = (pane_pid, pid)
+        else:
+            self._agent_pids.pop(session, None)
+        return pid
 
     def exit_record(self, session: str) -> dict[str, Any] | None:
         """The launcher's exit record of the session's last run (see `launcher.exit_record`)."""
         return exit_record(self.spec_dir, session) if self.spec_dir is not None else None
+
+
+def _split_batch(stdout: list[str], token: str) -> list[list[str]]:
+    """The screens of a capture batch's stdout, in order: the rows before each `<token> <i>`
+    marker line; rows after the last marker (a capture whose marker never came) are dropped."""
+    done: list[list[str]] = []
+    rows: list[str] = []
+    for line in stdout:
+        if line == f"{token} {len(done)}":
+            done.append(rows)
+            rows = []
+        else:
+            rows.append(line)
+    return done
+
+
+def _trim(rows: list[str]) -> list[str]:
+    """`rows` without trailing blank rows."""
+    end = len(rows)
+    while end and not rows[end - 1].strip():
+        end -= 1
+    return rows[:end]

@@ -7,17 +7,26 @@ response is several ``assistant`` lines sharing a key, early ones with a streami
 ``output_tokens``; the largest total per key counts once. Codex: ``token_count`` events carry a
 cumulative total; what exceeds the high-water mark counts. Offsets are remembered, so a call
 costs what was appended.
+
+Only lines carrying a byte marker are decoded (with orjson; see `_loads`). `scan_paths`, the full
+read behind ``tokens --scan``, spreads the files over forked worker processes; the live path (the
+watchdog's ledger) reads in-process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import signal
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from agent_orchestrator.tokens.usage import Usage, claude_usage, codex_usage
 from agent_orchestrator.transcripts.records import (
@@ -39,8 +48,14 @@ STATE_VERSION = 1
 #: Claude de-duplication keys remembered per file. The lines of one response are written
 #: together, so a few hundred is far more than needed and bounds state for endless sessions.
 DEFAULT_MAX_KEYS = 512
+#: `scan_paths` starts one worker process per this many bytes of transcripts (up to the CPUs it
+#: may use); below twice this it reads in-process, where a pool would cost more than it saves.
+SCAN_BYTES_PER_WORKER = 16 << 20
 
 _ZERO = Usage()
+_orjson_loads = orjson.loads
+#: Token counts (input, output, cache_read, cache_write), as a plain tuple on the hot path.
+_Counts = tuple[int, int, int, int]
 
 
 @dataclass
@@ -50,8 +65,8 @@ class _FileState:
     kind: str  # "claude" | "codex"
     pos: Position = field(default_factory=Position)  # inode and bytes consumed (after a "\n")
     session_id: str | None = None
-    # claude: de-duplication key -> usage already counted for it, oldest sighting first
-    keys: OrderedDict[str, Usage] = field(default_factory=OrderedDict)
+    # claude: de-duplication key -> counts already counted for it, oldest sighting first
+    keys: OrderedDict[str, _Counts] = field(default_factory=OrderedDict)
     # codex: high-water mark of the cumulative total_token_usage already counted
     counted: Usage = _ZERO
     cwd: str | None = None
@@ -61,8 +76,7 @@ class _FileState:
         d: dict[str, Any] = {"kind": self.kind, "inode": self.pos.inode or 0, "offset": self.pos.offset,
                              "session_id": self.session_id}  # fmt: skip
         if self.kind == "claude":
-            d["keys"] = [[k, u.input, u.output, u.cache_read, u.cache_write]
-                         for k, u in self.keys.items()]  # fmt: skip
+            d["keys"] = [[k, *c] for k, c in self.keys.items()]
         else:
             d.update(counted=self.counted.to_dict(), cwd=self.cwd,
                      forked_from=self.forked_from)  # fmt: skip
@@ -73,7 +87,7 @@ class _FileState:
         fs = cls(kind=d["kind"], pos=Position(inode=int(d["inode"]), offset=int(d["offset"])),
                  session_id=d.get("session_id"))  # fmt: skip
         if fs.kind == "claude":
-            fs.keys = OrderedDict((str(k), Usage(*map(int, v))) for k, *v in d.get("keys", []))
+            fs.keys = OrderedDict((str(k), _counts(Usage(*map(int, v)))) for k, *v in d.get("keys", []))
         elif fs.kind == "codex":
             fs.counted = Usage.from_dict(d.get("counted") or {})
             fs.cwd, fs.forked_from = d.get("cwd"), d.get("forked_from")
@@ -96,6 +110,54 @@ def _lines_with(buf: bytes, end: int, marker: bytes) -> Iterator[bytes]:
             stop = end
         yield buf[start:stop]
         pos = stop + 1
+
+
+def _counts(u: Usage) -> _Counts:
+    return (u.input, u.output, u.cache_read, u.cache_write)
+
+
+def _loads(line: bytes | memoryview) -> Any:
+    """``json.loads(line)``, decoded by orjson; None when the line is not JSON (or not UTF-8).
+
+    orjson rejects a few things the standard library accepts (NaN and Infinity, lone
+    surrogates, a byte-order mark, numbers beyond the float range): such a line is decoded again
+    with `json`, so a line is skipped exactly when `json.loads` would reject it. The one value
+    orjson decodes differently, an integer beyond 64 bits (a float), is handled where token
+    counts are read (`_claude_counts`, `_codex_total`).
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(bytes(line))
+    except ValueError:  # JSONDecodeError, or UnicodeDecodeError on bad bytes
+        return None
+
+
+def _claude_counts(usage: dict[str, Any], line: bytes | memoryview) -> _Counts:
+    """`claude_usage` of a decoded ``message.usage`` object, as a tuple; plain counts fast.
+
+    A float among the counts may be orjson's reading of an integer beyond 64 bits: the line's
+    usage is then taken from `json` (which keeps the integer), as before orjson.
+    """
+    a, b = usage.get("input_tokens"), usage.get("output_tokens")
+    c, d = usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens")
+    if type(a) is int and type(b) is int and type(c) is int and type(d) is int and min(a, b, c, d) >= 0:
+        return (a, b, c, d)
+    if float in (type(a), type(b), type(c), type(d)):
+        rec = json.loads(bytes(line))
+        usage = rec["message"]["usage"]
+    u = claude_usage(usage)
+    return _counts(u) if u is not None else (0, 0, 0, 0)
+
+
+def _codex_total(rec: dict[str, Any], line: bytes | memoryview) -> Any:
+    """`codex_total_tokens` of a record, from `json` when a count may be a 64-bit overflow."""
+    raw = codex_total_tokens(rec)
+    if isinstance(raw, dict) and any(type(v) is float for v in raw.values()):
+        raw = codex_total_tokens(json.loads(bytes(line)))
+    return raw
 
 
 class TranscriptScanner:
@@ -177,12 +239,27 @@ class TranscriptScanner:
         not seen in Claude Code's output.) Returns ``Usage()`` for a missing file. Raises
         OSError if the file exists but cannot be read; ValueError if ``path`` was read as Codex.
         """
-        got = Usage()
+        n_in = n_out = n_read = n_write = 0
         for fs, buf, end in self._chunks(path, "claude"):
-            for line in _lines_with(buf, end, CLAUDE_USAGE_MARKER):
-                if CLAUDE_ASSISTANT_MARKER in line:
-                    got = got + self._claude_line(fs, line)
-        return got
+            # `_lines_with` inlined: this loop is the whole cost of a full read
+            find, rfind, view = buf.find, buf.rfind, memoryview(buf)
+            pos = 0
+            while (hit := find(CLAUDE_USAGE_MARKER, pos, end)) >= 0:
+                start = rfind(b"\n", 0, hit) + 1
+                stop = find(b"\n", hit, end)
+                if stop < 0:
+                    stop = end
+                pos = stop + 1
+                # Claude Code writes "type":"assistant" near the end of a record: look from there
+                if rfind(CLAUDE_ASSISTANT_MARKER, start, stop) < 0:
+                    continue
+                got = self._claude_line(fs, view[start:stop])
+                if got is not None:
+                    n_in += got[0]
+                    n_out += got[1]
+                    n_read += got[2]
+                    n_write += got[3]
+        return Usage(n_in, n_out, n_read, n_write)
 
     def read_codex(self, path: Path | str) -> tuple[Usage, str | None]:
         """New tokens in Codex rollout ``path`` since the last call, and its session cwd.
@@ -225,44 +302,55 @@ class TranscriptScanner:
             yield fs, buf, end
             self.bytes_read += end
 
-    def _parse(self, line: bytes) -> dict | None:
-        try:
-            rec = json.loads(line)
-        except ValueError:  # JSONDecodeError, or UnicodeDecodeError on bad bytes
-            rec = None
+    def _parse(self, line: bytes | memoryview) -> dict | None:
+        rec = _loads(line)
         if not isinstance(rec, dict):
             self.skipped_lines += 1
             return None
         return rec
 
-    def _claude_line(self, fs: _FileState, line: bytes) -> Usage:
-        rec = self._parse(line)
-        if rec is None or rec.get("type") != "assistant":
-            return _ZERO
+    def _claude_line(self, fs: _FileState, line: bytes | memoryview) -> _Counts | None:
+        """The counts one ``assistant`` line adds (None: nothing), remembering its key."""
+        try:
+            rec = _orjson_loads(line)  # `_parse`, inlined for the common case
+        except orjson.JSONDecodeError:
+            rec = _loads(line)
+        if not isinstance(rec, dict):
+            self.skipped_lines += 1
+            return None
+        if rec.get("type") != "assistant":
+            return None
         msg = rec.get("message")
         if not isinstance(msg, dict):
-            return _ZERO
+            return None
         if is_claude_synthetic(rec, msg):
-            return _ZERO  # API errors: no tokens were billed, whatever the usage says
-        usage = claude_usage(msg.get("usage"))
-        if usage is None:
-            return _ZERO
+            return None  # API errors: no tokens were billed, whatever the usage says
+        usage = msg.get("usage")
+        if not isinstance(usage, dict):
+            return None
+        a, b = usage.get("input_tokens"), usage.get("output_tokens")
+        c, d = usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens")
+        if type(a) is int and type(b) is int and type(c) is int and type(d) is int and a >= 0 and b >= 0 and c >= 0 and d >= 0:
+            new = (a, b, c, d)  # `_claude_counts`' common case, inlined
+        else:
+            new = _claude_counts(usage, line)
         if fs.session_id is None:
             fs.session_id = claude_session_id(rec)
         key = claude_usage_key(rec, msg)
         if key is None:
-            return usage
-        prev = fs.keys.get(key)
+            return new
+        keys = fs.keys
+        prev = keys.get(key)
         if prev is None:
-            fs.keys[key] = usage
-            if len(fs.keys) > self.max_keys:
-                fs.keys.popitem(last=False)
-            return usage
-        fs.keys.move_to_end(key)
-        if usage.total > prev.total:
-            fs.keys[key] = usage
-            return usage - prev
-        return _ZERO
+            keys[key] = new
+            if len(keys) > self.max_keys:
+                keys.popitem(last=False)
+            return new
+        keys.move_to_end(key)
+        if new[0] + new[1] + new[2] + new[3] > prev[0] + prev[1] + prev[2] + prev[3]:
+            keys[key] = new
+            return (new[0] - prev[0], new[1] - prev[1], new[2] - prev[2], new[3] - prev[3])
+        return None
 
     def _codex_meta(self, fs: _FileState, line: bytes) -> None:
         rec = self._parse(line)
@@ -273,7 +361,7 @@ class TranscriptScanner:
 
     def _codex_line(self, fs: _FileState, line: bytes) -> Usage:
         rec = self._parse(line)
-        total = codex_usage(codex_total_tokens(rec)) if rec is not None else None
+        total = codex_usage(_codex_total(rec, line)) if rec is not None else None
         if total is None:
             return _ZERO
         new = total.maximum(fs.counted)
@@ -297,25 +385,142 @@ def _jsonl_files(paths: Iterable[Path | str]) -> Iterator[Path]:
                 yield f
 
 
-def scan_paths(paths: Iterable[Path | str]) -> dict[str, Usage]:
+def scan_paths(paths: Iterable[Path | str], *, workers: int | None = None) -> dict[str, Usage]:
     """Full read of transcript files / folders (recursive ``*.jsonl``), for ``tokens --scan``.
 
     Each file is classified by `detect_kind` (unrecognised files are skipped) and read with the
     same readers as the live path. Key = session id: Claude ``sessionId`` (file stem without
     one; sub-agent files carry their parent's id and add to it), Codex ``session_meta.id`` (else
     the id in ``rollout-<ts>-<id>.jsonl``, else the stem). Raises FileNotFoundError for a
-    path that does not exist.
+    path that does not exist, and what reading a file raises (OSError).
+
+    Files are read by up to ``workers`` processes at once (default: one per
+    `SCAN_BYTES_PER_WORKER` bytes, at most one per usable CPU; 1 reads in-process). Each file is
+    read whole by one process (de-duplication is per file) and the results are merged in file
+    order, so the totals do not depend on ``workers``. See `_scan_forked`.
     """
-    scanner = TranscriptScanner()
+    files = list(_jsonl_files(paths))
+    sizes = [_size(f) for f in files]
+    n = _worker_count(sizes, workers)
+    results = _scan_forked(files, sizes, n) if n > 1 else [_scan_file(f) for f in files]
     totals: dict[str, Usage] = {}
-    for f in _jsonl_files(paths):
-        kind = detect_kind(f)
-        if kind == "claude":
-            got = scanner.read_claude(f)
-        elif kind == "codex":
-            got, _ = scanner.read_codex(f)
-        else:
+    for f, (kind, sid, counts) in zip(files, results, strict=True):
+        if kind is None:
             continue
-        sid = scanner.session_id(f) or (rollout_id(f.stem) if kind == "codex" else None) or f.stem
-        totals[sid] = totals.get(sid, _ZERO) + got
+        sid = sid or (rollout_id(f.stem) if kind == "codex" else None) or f.stem
+        totals[sid] = totals.get(sid, _ZERO) + Usage(*counts)
     return totals
+
+
+_FileResult = tuple[str | None, str | None, _Counts]
+
+
+def _scan_file(path: Path) -> _FileResult:
+    """(kind, session id, counts) of one whole file; kind None for an unrecognised file."""
+    kind = detect_kind(path)
+    scanner = TranscriptScanner()
+    if kind == "claude":
+        got = scanner.read_claude(path)
+    elif kind == "codex":
+        got, _ = scanner.read_codex(path)
+    else:
+        return None, None, (0, 0, 0, 0)
+    return kind, scanner.session_id(path), _counts(got)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _worker_count(sizes: list[int], workers: int | None) -> int:
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(cpus, sum(sizes) // SCAN_BYTES_PER_WORKER)
+    workers = max(1, min(workers, len(sizes)))
+    if workers > 1 and not (hasattr(os, "fork") and threading.active_count() == 1):
+        return 1  # forking a process with other threads running is unsafe
+    return workers
+
+
+def _scan_forked(files: list[Path], sizes: list[int], workers: int) -> list[_FileResult]:
+    """`_scan_file` of every file, shared among this process and ``workers - 1`` forked ones.
+
+    The files are dealt largest first, each to the share with the fewest bytes so far. A child
+    sends its results (or the exception it raised) back pickled through a pipe and leaves with
+    `os._exit`, so nothing of the parent (buffered output, exit handlers) runs twice. A fork
+    costs a few milliseconds where a `concurrent.futures` pool costs tens, against a scan of a
+    few hundred. The children are killed if this process stops early (an error, Ctrl-C).
+    """
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
+        k = loads.index(min(loads))
+        shares[k].append(i)
+        loads[k] += sizes[i]
+    results: list[_FileResult | None] = [None] * len(files)
+    children: list[list[int]] = []  # [pid, read end of its pipe or -1 once closed]
+    try:
+        for share in shares[1:]:
+            r, w = os.pipe()
+            try:
+                pid = os.fork()
+            except BaseException:
+                os.close(r)
+                os.close(w)
+                raise
+            if pid == 0:  # the child
+                os.close(r)
+                _child(w, [(i, files[i]) for i in share])
+            os.close(w)
+            children.append([pid, r])
+        for i in shares[0]:
+            results[i] = _scan_file(files[i])
+        while children:
+            child = children[0]
+            pid, r = child
+            child[1] = -1
+            with open(r, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(pid, 0)
+            children.pop(0)
+            got = pickle.loads(data) if data else RuntimeError(f"scan worker {pid} died (wait status {status:#x})")
+            if isinstance(got, BaseException):
+                raise got
+            for i, result in got:
+                results[i] = result
+    finally:
+        for pid, r in children:  # only after an error: stop the rest
+            if r >= 0:
+                os.close(r)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+    return [r if r is not None else (None, None, (0, 0, 0, 0)) for r in results]
+
+
+def _child(w: int, share: list[tuple[int, Path]]) -> None:
+    """A forked worker: scan ``share``, write the pickled results to fd ``w``, exit.
+
+    Ctrl-C and SIGTERM end it at once (the parent sees them too, or an empty pipe).
+    """
+    code = 0
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        payload = pickle.dumps([(i, _scan_file(f)) for i, f in share])
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent, which raises it
+        code = 1
+        try:
+            payload = pickle.dumps(e)
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled: send its text
+            payload = pickle.dumps(RuntimeError(repr(e)))
+    try:
+        with open(w, "wb") as pipe:
+            pipe.write(payload)
+    finally:
+        os._exit(code)

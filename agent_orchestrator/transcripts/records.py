@@ -48,6 +48,8 @@ ROLLOUT_ID = re.compile(r"([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})
 
 _HEAD_BYTES = 1 << 20
 _HEAD_LINES = 32
+#: `detect_kind` first looks at this much: the first line nearly always decides.
+_PEEK_BYTES = 64 << 10
 
 
 def detect_kind(path: Path | str) -> str | None:
@@ -61,8 +63,21 @@ def detect_kind(path: Path | str) -> str | None:
     if path.name.startswith("rollout-"):
         return "codex"
     with open(path, "rb") as f:
-        head = f.read(_HEAD_BYTES)
-    for line in head.split(b"\n")[:_HEAD_LINES]:
+        head = f.read(_PEEK_BYTES)
+        if len(head) == _PEEK_BYTES:
+            # the complete lines of the first 64 KiB are the first lines of the first 1 MiB too:
+            # one of them decides as it would there; else look at the whole 1 MiB
+            whole = head.split(b"\n", _HEAD_LINES)[:-1]
+            kind = _kind_of_lines(whole[:_HEAD_LINES])
+            if kind is not None:
+                return kind
+            head += f.read(_HEAD_BYTES - _PEEK_BYTES)
+    return _kind_of_lines(head.split(b"\n", _HEAD_LINES)[:_HEAD_LINES])
+
+
+def _kind_of_lines(lines: list[bytes]) -> str | None:
+    """The kind the first deciding line of ``lines`` names, else None."""
+    for line in lines:
         try:
             rec = json.loads(line)
         except ValueError:

@@ -1,11 +1,12 @@
 """Building one tick's `Observation` from the injected collaborators (the only reads of a tick).
 
 Per tick: one bulk tmux observation; captures only of panes whose activity changed (or whose
-facts a policy waits for); Claude Code's session-status file for live Claude agents; the hook
-events appended since the last tick (agents whose backend has hooks wired); launch records; a
-git fetch of the handoff repo and, only when origin/main moved, the new commits, inbox blobs
-and the phase's status file; CLI request files; the token ledger's poll; the kickoff text of a
-wake that is due. The state is read, never written.
+facts a policy waits for), all in one bulk capture — at most two tmux processes a tick, however
+many panes changed; Claude Code's session-status file for live Claude agents; the hook events
+appended since the last tick (agents whose backend has hooks wired); launch records; an
+`ls-remote` of the handoff repo (a fetch only when its head moved) and, only when origin/main
+moved, the new commits, inbox blobs and the phase's status file; CLI request files; the token
+ledger's poll; the kickoff text of a wake that is due. The state is read, never written.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def read_requests(log_dir: Path) -> tuple[Request, ...]:
         index = data.get("index")
         out.append(Request(path.name, str(data.get("action", "")), str(data.get("agent", "")),
                            index if isinstance(index, int) and not isinstance(index, bool) else None,
-                           bool(data.get("reset")), str(data.get("why", ""))))
+                           bool(data.get("reset")), str(data.get("why", "")), str(data.get("text", "")), str(data.get("kind", ""))))
     return tuple(out)
 
 
@@ -124,7 +125,8 @@ class Observer:
     def observe(self, config: Config, state: WatchdogState, now: float, ledger: TokenSource | None = None) -> Observation:
         """Everything this tick needs to decide, at `now` (epoch seconds)."""
         panes = self.runtime.observe()
-        agents = {a.name: self._agent(config, a, state, panes.get(a.session or ""), now) for a in config.agents}
+        screens = self._capture(config, state, panes)
+        agents = {a.name: self._agent(config, a, state, panes.get(a.session or ""), screens, now) for a in config.agents}
         services = {s.name: panes.get(s.session or "") for s in config.services}
         created = tuple(p.created for p in panes.values() if p.created)
         tokens = None
@@ -137,25 +139,41 @@ class Observer:
                            tokens, created)
 
     # -- agents ------------------------------------------------------------------------------
+    def _capture(self, config: Config, state: WatchdogState, panes: dict[str, PaneObservation]) -> dict[str, list[str]]:
+        """The screens this tick needs — every enabled agent alive in its pane whose screen may
+        have changed (`needs_capture`) — from one bulk capture (`Runtime.capture_many`: one tmux
+        invocation however many changed). A pane that vanished since `observe` is left out."""
+        wanted = []
+        for agent in config.agents:
+            pane = panes.get(agent.session or "")
+            if (pane is not None and agent.enabled and not pane.dead
+                    and not pane.exited_to_shell(config.backend_of(agent).process_name)
+                    and needs_capture(state.agent(agent.name), pane.window_activity)):
+                wanted.append(agent.session or "")
+        if not wanted:
+            return {}
+        try:
+            screens = self.runtime.capture_many(wanted)
+        except TmuxError:
+            return {}
+        self.captures += len(screens)
+        return screens
+
     def _agent(self, config: Config, agent: AgentConfig, state: WatchdogState, pane: PaneObservation | None,
-               now: float) -> AgentObservation:
+               screens: dict[str, list[str]], now: float) -> AgentObservation:
         backend = config.backend_of(agent)
         st = state.agent(agent.name)
         session = agent.session or ""
         alive = pane is not None and not pane.dead and not pane.exited_to_shell(backend.process_name)
+        # Cached per pane process by the runtime (TmuxRuntime reads the launcher's record once).
         pid = self.runtime.agent_pid(session) if pane is not None else None
         status = None
         if alive and backend.screen == "claude":
             status = self.session_status(agent_home(config, agent), pid)
         screen = None
-        if alive and pane is not None and agent.enabled and needs_capture(st, pane.window_activity):
-            try:
-                lines = self.runtime.capture(session)
-            except TmuxError:
-                lines = None
-            if lines is not None:
-                self.captures += 1
-                screen = read_facts(lines, backend, current_command=pane.current_command, now=now, session_status=status)
+        lines = screens.get(session) if alive and pane is not None and agent.enabled else None
+        if lines is not None and pane is not None:
+            screen = read_facts(lines, backend, current_command=pane.current_command, now=now, session_status=status)
         run_seconds = None
         if pane is not None and pane.dead:
             record = self.runtime.exit_record(session)
@@ -184,8 +202,9 @@ class Observer:
         """Fetch the handoff repo and read what the policies need (None without a [loop].repo,
         or once the sequence is complete).
 
-        Per tick: `git fetch` + `rev-parse`; only when origin/main moved: the new commits, the
-        inbox blob ids and the status file. Failures come back as `ok=False`, never raised.
+        Per tick: `git ls-remote` + `rev-parse`, and a `git fetch` + `rev-parse` only when the
+        remote's head differs from the mirror's origin/main; only when origin/main moved: the new
+        commits, the inbox blob ids and the status file. Failures come back as `ok=False`, never raised.
         """
         loop = config.loop
         if loop is None or loop.repo is None or not loop.phases or state.phase.complete:
@@ -229,7 +248,9 @@ class Observer:
             return self.git(repo, timeout)
         key = (repo, log_dir)
         if key not in self._mirrors:
-            self._mirrors[key] = GitRepo(ensure_mirror(repo, log_dir, timeout), timeout=timeout)
+            # probe: `git ls-remote` first, the fetch only when origin/main moved (cheaper than a
+            # fetch of nothing on every origin measured; see GitRepo.fetch).
+            self._mirrors[key] = GitRepo(ensure_mirror(repo, log_dir, timeout), timeout=timeout, probe=True)
         return self._mirrors[key]
 
     # -- tokens --------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 The driver sleeps on `WakeChannel.wait(signal_interval)`: it returns early when a watched folder
 changes — an agent CLI appended a hook event (`<log_dir>/hooks/`), a verb dropped a request
-(`<log_dir>/state/requests/`), or something outside (a git `post-receive` hook) touched a file in
-`<log_dir>/wake/`. The fixed interval is only the backstop.
+(`<log_dir>/state/requests/`), a pane launcher recorded an agent's exit (`<log_dir>/launch/`), or
+something outside (a git `post-receive` hook) touched a file in `<log_dir>/wake/`. The fixed interval is only the backstop.
 
 Watching is `watchfiles` (inotify on Linux, FSEvents on macOS, polling elsewhere) in a daemon
 thread; if it cannot start, the channel degrades to the plain interval and says so in `error`.
@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 DEBOUNCE_MS = 20  # a burst of events (a tool call's Pre/Post hooks) wakes the tick once
+STEP_MS = 50  # watchfiles' poll of its event queue: 10 ms cost ~0.6% of a core at rest, 50 ms ~0.2% (BENCHMARKS.md)
 
 
 def wake_dir(log_dir: Path) -> Path:
@@ -54,7 +55,7 @@ class WakeChannel:
         try:
             import watchfiles
 
-            changes = watchfiles.watch(*self.folders, watch_filter=None, debounce=DEBOUNCE_MS, step=10,
+            changes = watchfiles.watch(*self.folders, watch_filter=None, debounce=DEBOUNCE_MS, step=STEP_MS,
                                        stop_event=self._stop, rust_timeout=1000, yield_on_timeout=True,
                                        raise_interrupt=False)
             self._ready.set()
@@ -80,7 +81,7 @@ class WakeChannel:
 
     def wait(self, timeout: float) -> set[str]:
         """Sleep up to `timeout` seconds or until something changed; returns what changed (the
-        names of the folders: "hooks", "requests", "wake"; empty on a timeout)."""
+        names of the folders: "hooks", "requests", "wake", "launch"; empty on a timeout)."""
         deadline = time.monotonic() + timeout
         self._event.wait(max(0.0, deadline - time.monotonic()))
         with self._lock:

@@ -13,6 +13,7 @@ pushes included. `Clock` is a settable epoch clock.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class FakePane:
     command: str = "python3"
     ended: float | None = None
     ignore_submit: bool = False
+    queued: list[str] = field(default_factory=list)
     dialogs: list[FakeDialog] = field(default_factory=list)  # up in turn, the first one on screen
     key_lag: int = 0  # captures that still show the screen from before a dialog key
     lagging: list[tuple[str, int]] = field(default_factory=list)  # dialog keys not shown yet
@@ -197,6 +199,14 @@ class FakeRuntime:
         out = [*pane.screen, f"demo> {pane.input}"]
         return out[-lines:] if lines else out
 
+    def capture_many(self, sessions: Iterable[str]) -> dict[str, list[str]]:
+        """`capture` of each session that exists, counted as one call (the real one is one tmux
+        invocation)."""
+        calls = self.calls
+        screens = {s: self.capture(s) for s in dict.fromkeys(sessions) if s in self.panes}
+        self.calls = calls + 1
+        return screens
+
     def capture_history(self, session: str, lines: int) -> list[str]:
         return self.capture(session, lines)
 
@@ -209,14 +219,16 @@ class FakeRuntime:
         return FakePane(session, self._pid, now, list(argv), dict(env or {}), float(int(now)), ["demo: ready"])
 
     def start(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-              width: int = 200, height: int = 50, spec_dir: Path) -> None:
+              width: int = 200, height: int = 50, spec_dir: Path, owner: str | None = None,
+              supervise: dict[str, float] | None = None) -> None:
         self.calls += 1
         if session in self.panes:
             raise TmuxError(f"session {session!r} exists already")
         self.panes[session] = self._run(session, argv, env)
         self.log.append(("start", session, list(argv)))
 
-    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path) -> None:
+    def restart(self, session: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None, spec_dir: Path,
+                supervise: dict[str, float] | None = None) -> None:
         self.calls += 1
         self._pane(session)
         self.panes[session] = self._run(session, argv, env)
@@ -247,6 +259,11 @@ class FakeRuntime:
             pane.submitted.append(getattr(pane, "pasted", pane.input))
             self.inboxes.setdefault(session, []).append(pane.submitted[-1])
             pane.screen = [*pane.screen, f"> {pane.input}"]
+            pane.input = ""
+            self._touch(pane)
+        elif "Tab" in keys and pane.input and not pane.ignore_submit:
+            # a CLI's own queue (Codex's Tab): the text leaves the box and waits for the turn
+            pane.queued.append(getattr(pane, "pasted", pane.input))
             pane.input = ""
             self._touch(pane)
 

@@ -17,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_orchestrator.tokens import TranscriptScanner, Usage, claude_usage, codex_usage, scan_paths
+from agent_orchestrator.tokens import scanner as scanner_module
 from agent_orchestrator.transcripts import tail
 from agent_orchestrator.transcripts.discovery import claude_project_dir
+from agent_orchestrator.transcripts.records import detect_kind as records_detect_kind
 from tests.support.transcripts import TS, claude_assistant, dumps
 
 # -- Claude Code fixtures ----------------------------------------------------------------------
@@ -432,6 +434,82 @@ def test_scan_paths_over_a_folder_with_both_kinds(tmp_path: Path) -> None:
     }
     with pytest.raises(FileNotFoundError):
         scan_paths([tmp_path / "missing"])
+
+
+def scan_tree(root: Path) -> list[Path]:
+    """Claude and Codex files of many sizes, sub-agent files, an unrecognised file; all paths."""
+    project = claude_project_dir(root / "home", Path("/work/app"))
+    files = [write(project / "sess-a.jsonl", CLAUDE_BYTES * 3)]
+    for n in range(12):  # sessions of growing size, some sharing a session id across files
+        lines = [claude_assistant(f"msg_{n}_{k}", f"req_{n}_{k}", out=k + 1, inp=n, read=10 * k,
+                                  session=f"sess-{n % 5}") for k in range(20 * n + 1)]  # fmt: skip
+        files.append(write(project / f"s{n}.jsonl", "".join(x + "\n" for x in lines)))
+    sub = claude_assistant("msg_sub", "req_sub", out=30, inp=2, session="sess-a")
+    files.append(write(project / "sess-a" / "subagents" / "agent-1.jsonl", sub + "\n"))
+    files.append(write(root / "codex" / f"rollout-2026-11-22T03-24-00-{ROLLOUT_ID}.jsonl", CODEX_BYTES))
+    files.append(write(root / "home" / "notes.jsonl", '{"hello": "world"}\n'))
+    return files
+
+
+@pytest.mark.parametrize("workers", [2, 3, 16])
+def test_scan_paths_in_worker_processes_equals_the_in_process_read(tmp_path: Path, workers: int) -> None:
+    scan_tree(tmp_path)
+    serial = scan_paths([tmp_path], workers=1)
+    forked = scan_paths([tmp_path], workers=workers)
+    assert list(forked.items()) == list(serial.items())  # same totals, same order
+    # the file holds the session three times: keyed responses count once, id-less lines thrice
+    assert serial["sess-a"] == CLAUDE_TOTAL + Usage(input=4, output=20) + Usage(input=2, output=30)
+    assert serial[ROLLOUT_ID] == CODEX_TOTAL
+
+
+def test_scan_paths_worker_errors_reach_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = scan_tree(tmp_path)
+    broken = files[1]
+
+    def detect(path: Path) -> str | None:
+        if path == broken:
+            raise PermissionError(13, "Permission denied", str(path))
+        return records_detect_kind(path)
+
+    monkeypatch.setattr(scanner_module, "detect_kind", detect)
+    for workers in (1, 2, 4):  # in this process, or in a forked one
+        with pytest.raises(PermissionError) as exc:
+            scan_paths([tmp_path], workers=workers)
+        assert exc.value.filename == str(broken)
+
+
+def test_scan_paths_chooses_workers_by_size_cpus_and_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    mb = 1 << 20
+    monkeypatch.setattr(scanner_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert scanner_module._worker_count([mb] * 10, None) == 1  # 10 MB: not worth a fork
+    assert scanner_module._worker_count([100 * mb] * 10, None) == 2  # one per CPU
+    assert scanner_module._worker_count([100 * mb], None) == 1  # one file
+    assert scanner_module._worker_count([1] * 10, 4) == 4
+    monkeypatch.setattr(scanner_module.threading, "active_count", lambda: 2)
+    assert scanner_module._worker_count([100 * mb] * 10, 4) == 1  # never fork beside other threads
+
+
+# -- what orjson reads differently from json ---------------------------------------------------
+
+
+def test_lines_only_the_json_module_decodes_are_counted_as_before(tmp_path: Path) -> None:
+    big = 2**70  # past 64 bits: orjson makes it a float, json keeps the integer
+    base = json.loads(claude_assistant("msg_X", "req_X", out=5, inp=1))
+    huge = json.loads(claude_assistant("msg_H", "req_H", out=big, inp=1))
+    nan = claude_assistant("msg_N", "req_N", out=7, inp=1).replace('"stop_sequence":null', '"stop_sequence":NaN')
+    surrogate = claude_assistant("msg_S", "req_S", out=11, inp=1, block={"type": "text", "text": "\ud800"})
+    assert "\\ud800" in surrogate
+    lines = [dumps(base), dumps(huge), nan, surrogate]
+    data = b"\xef\xbb\xbf" + "".join(x + "\n" for x in lines).encode()  # a byte-order mark first
+    path = write(tmp_path / "s.jsonl", data)
+    want = sum((claude_usage(json.loads(line.lstrip(b"\xef\xbb\xbf"))["message"]["usage"]) or Usage()
+                for line in data.splitlines()), Usage())  # fmt: skip
+    assert want == Usage(input=4, output=5 + big + 7 + 11)
+    scanner = TranscriptScanner()
+    assert scanner.read_claude(path) == want
+    assert scanner.skipped_lines == 0
+    rollout = write(tmp_path / "rollout-big.jsonl", codex_meta() + "\n" + codex_tokens(tok(100, 0, big, 0)) + "\n")
+    assert TranscriptScanner().read_codex(rollout)[0] == Usage(input=100, output=big)
 
 
 # -- properties ----------------------------------------------------------------------------------

@@ -37,6 +37,20 @@ def test_detect_kind(tmp_path: Path) -> None:
     assert detect_kind(lines(tmp_path / "e.jsonl", ['{"hello": 1}', "[1, 2]", "not json"])) is None
 
 
+def test_detect_kind_looks_past_a_first_peek_only_when_it_must(tmp_path: Path) -> None:
+    claude = CLAUDE_SESSION_LINES[0]
+    pad = '{"pad":"' + "x" * 45_000 + '"}'  # valid JSON that names no kind
+    # the first 64 KiB end inside the deciding line: it is read whole from the first 1 MiB
+    assert detect_kind(lines(tmp_path / "a.jsonl", [pad, '{"type":"user","pad":"' + "y" * 60_000 + '"}'])) == "claude"
+    # a first line longer than 64 KiB that decides
+    assert detect_kind(lines(tmp_path / "b.jsonl", ['{"sessionId":"s","pad":"' + "z" * 100_000 + '"}'])) == "claude"
+    # only the first 32 lines count, however short, and only the first 1 MiB
+    assert detect_kind(lines(tmp_path / "c.jsonl", ['{"n":1}'] * 32 + [claude])) is None
+    assert detect_kind(lines(tmp_path / "d.jsonl", ['{"n":1}'] * 31 + [claude])) == "claude"
+    assert detect_kind(lines(tmp_path / "e.jsonl", [pad] * 24 + [claude])) is None  # starts past 1 MiB
+    assert detect_kind(lines(tmp_path / "f.jsonl", [pad] * 23 + [claude])) == "claude"
+
+
 def test_claude_api_errors_and_stand_ins_are_synthetic() -> None:
     error = c_base("assistant", ts(1), isApiErrorMessage=True, apiErrorStatus=529,
                    message={"id": "m", "model": "<synthetic>", "content": []})  # fmt: skip

@@ -38,6 +38,26 @@ def test_chunks_hold_whole_lines_and_a_torn_line_waits(
     assert lines_of(path, pos) == []
 
 
+@pytest.mark.parametrize("chunk", [1, 4, 64])
+def test_lines_longer_than_a_read_are_read_whole_and_offsets_stay_on_line_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(tail_module, "CHUNK_BYTES", chunk)
+    lines = [b"a", b"b" * 300, b"c" * 5, b"d" * 1000, b"e"]
+    path = write(tmp_path / "f.jsonl", b"\n".join(lines) + b"\n" + b"torn" * 100)
+    pos = Position()
+    offsets = []
+    got = []
+    for buf, end in read_chunks(path, pos):
+        offsets.append(pos.offset)
+        got += buf[:end].split(b"\n")[:-1]
+    assert got == lines
+    assert pos.offset == sum(len(x) + 1 for x in lines)
+    starts = {sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines) + 1)}
+    assert set(offsets) <= starts
+    assert lines_of(path, Position(), final=True) == [*lines, b"torn" * 100]
+
+
 def test_final_yields_a_last_line_without_a_line_break(tmp_path: Path) -> None:
     path = write(tmp_path / "f.jsonl", b"one\ntwo")
     pos = Position()
