@@ -127,10 +127,13 @@ def _remove_cli_temp(sandbox: Path) -> None:
     """Remove what the agent CLIs kept in the system temp dir for folders of the sandbox.
 
     Claude Code (2.1.197 and 2.1.332) writes tool output under `$TMPDIR/claude-<uid>/<cwd slug>/`,
-    the slug being the working directory with every `/` and `.` replaced by `-`.
+    the slug being the working directory with every character outside `[A-Za-z0-9]` replaced by
+    `-` (`transcripts.discovery.claude_slug`: a sandbox named `…-euj4u3_8` is `…-euj4u3-8`).
     """
+    from agent_orchestrator.transcripts.discovery import claude_slug
+
     root = Path(tempfile.gettempdir()) / f"claude-{os.getuid()}"
-    slug = re.sub(r"[/.]", "-", str(sandbox))
+    slug = claude_slug(sandbox)
     try:
         entries = list(root.iterdir())
     except OSError:
@@ -201,8 +204,12 @@ def run_rehearsal(
     keep: bool = False,
     claude: str | None = None,
     progress: Callable[[str], None] = print,
+    during: Callable[[Project], Callable[[], None]] | None = None,
 ) -> RehearsalResult:
     """Run `example` in a sandbox to its end state (or `timeout` seconds) and clean up.
+
+    `during` (fault runs) is called with the project once the team is up and returns a function
+    called when the end state is reached or the time is out, before the reports are collected.
 
     Raises RehearsalError when it cannot even start (no agents.toml, setup.sh failed, the
     Claude Code CLI is needed but missing). Everything after `up` ends in a RehearsalResult.
@@ -246,6 +253,7 @@ def run_rehearsal(
         if failed:
             result.reason = "; ".join(f"{o.name}: {o.detail}" for o in failed)
             return result
+        stop_during = during(project) if during is not None else None
         seen = 0
         started = time.time()
         while True:
@@ -261,6 +269,8 @@ def run_rehearsal(
                 result.reason = f"timed out after {timeout:g}s; still at: {awaiting}"
                 break
             time.sleep(1.0)
+        if stop_during is not None:
+            stop_during()
         result.status = project.status()
         result.events = list(read_events(project.log_dir))
         from agent_orchestrator.tokens.ledger import read_ledger

@@ -8,9 +8,13 @@ A witness that is silent (no hooks wired, no event yet in this run, no status fi
 
 Known gap, kept as a rule rather than a conflict: a Codex turn that dies on an API error fires
 no hook (0.169.0 and 0.171.0), so a hook stream still saying "busy" gives way to a screen that
-shows the final error. When witnesses otherwise disagree about busy vs idle, the more trusted
-one wins and the disagreement is recorded; once it outlives `grace` seconds it is reported
-(once per episode) as a `truth-conflict`.
+shows the final error. Two gaps between hooks and screen likewise: text still in the input box
+less than `REDRAW_LAG` after the hooks saw a prompt accepted is that prompt before the redraw,
+not unsubmitted input; and a permission prompt the hooks announced counts as answered once a
+screen captured `ANSWER_LAG` after the last hook event shows the turn working with no dialog
+(no hook fires between the answer and the tool's PostToolUse). When witnesses otherwise
+disagree about busy vs idle, the more trusted one wins and the disagreement is recorded; once
+it outlives `grace` seconds it is reported (once per episode) as a `truth-conflict`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ from agent_orchestrator.screen.facts import ScreenFacts
 from agent_orchestrator.truth.model import HookState, Source, Truth, Verdict
 
 CONFLICT_GRACE = 10.0  # seconds two witnesses may disagree (a redraw lags a hook) before it is news
+# Seconds a CLI may still show a prompt it accepted in its input box: it fires UserPromptSubmit
+# before it clears the box (Claude Code 2.1.332: the text still there in a capture ~30 ms later).
+REDRAW_LAG = 2.0
+# Seconds after the last hook event from which a working screen with no dialog means that a
+# permission prompt was answered: no hook fires between the answer and the tool's PostToolUse.
+ANSWER_LAG = 2.0
 
 _SCREEN: dict[str, Verdict] = {
     "idle": "idle", "done_idle": "idle", "waiting_until": "waiting-until", "busy": "busy",
@@ -72,6 +82,9 @@ def judge(w: Witnesses, now: float, previous: Truth | None = None, *, grace: flo
     screen = _SCREEN.get(w.facts.state, "unknown") if w.facts is not None and w.facts.state else "unknown"
     status = _STATUS.get(w.status or "", "unknown")
     hook, hook_detail = hook_verdict(w.hooks) if w.hooks is not None else ("unknown", "")
+    if hook == "needs-input" and w.hooks is not None and _answered(w):
+        running = f"tool {w.hooks.tool} running" if w.hooks.tool else "turn running"
+        hook, hook_detail = "busy", f"{running} (permission answered)"
     state, source, detail = _decide(hook, hook_detail, status, screen, w)
     conflict = _conflict(hook, status, screen, source)
     since = previous.since if previous is not None and previous.state == state and previous.since is not None else now
@@ -91,8 +104,26 @@ def due_report(truth: Truth, now: float, grace: float = CONFLICT_GRACE) -> bool:
         and now - truth.conflict_since >= grace
 
 
+def _accepted_input(w: Witnesses) -> bool:
+    """The text in the input box is the prompt the hooks saw the CLI accept just before the
+    capture (its redraw lags the UserPromptSubmit), not text waiting to be submitted."""
+    if w.hooks is None or not w.hooks.prompts or w.facts is None:
+        return False
+    return w.facts.captured_at - w.hooks.prompts[-1].ts < REDRAW_LAG
+
+
+def _answered(w: Witnesses) -> bool:
+    """The permission prompt the hooks announced was answered: a screen captured `ANSWER_LAG`
+    seconds or more after the last hook event shows the turn working with no dialog, and the
+    session status (Claude Code) does not say it is waiting."""
+    if w.hooks is None or w.hooks.last_event_at is None or w.facts is None or not w.facts.state:
+        return False
+    return _SCREEN.get(w.facts.state) == "busy" and w.status != "waiting" and \
+        w.facts.captured_at - w.hooks.last_event_at >= ANSWER_LAG
+
+
 def _decide(hook: Verdict, hook_detail: str, status: Verdict, screen: Verdict, w: Witnesses) -> tuple[Verdict, Source, str]:
-    if screen == "unsubmitted":
+    if screen == "unsubmitted" and not _accepted_input(w):
         return "unsubmitted", "screen", (w.facts.input if w.facts is not None else "")[:80]
     if hook == "needs-input":
         return "needs-input", "hook", hook_detail

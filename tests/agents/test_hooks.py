@@ -63,6 +63,20 @@ def test_concurrent_writers_never_interleave_even_big_lines(tmp_path: Path) -> N
     assert sorted(json.loads(line)["data"]["i"] for line in lines) == list(range(48))
 
 
+def test_a_megabyte_payload_is_recorded_within_the_clis_hook_timeout(tmp_path: Path) -> None:
+    # Claude's PostToolUse of an Edit carries the whole original file; the CLIs send the JSON
+    # without a trailing newline. Stripping one with ${data%$'\n'} tried every suffix (quadratic:
+    # ~18 s for 1 MB), so the CLI killed the hook at its timeout and the event was lost.
+    log = tmp_path / "a.jsonl"
+    payload = json.dumps({"tool_name": "Edit", "tool_response": {"originalFile": "y" * 1_000_000}})
+    env = {"PATH": os.environ["PATH"], "AO_HOOK_LOG": str(log)}
+    done = subprocess.run([str(hooks.SCRIPT), "PostToolUse"], input=payload, capture_output=True, text=True, env=env,
+                          timeout=hooks.HOOK_TIMEOUT, check=False)
+    assert done.returncode == 0
+    (event,) = read_events(tail(log, 0)[0])
+    assert len(event.data["tool_response"]["originalFile"]) == 1_000_000
+
+
 def test_a_torn_last_line_waits_for_its_end(tmp_path: Path) -> None:
     log = tmp_path / "a.jsonl"
     run_hook(log, "Stop", "{}")

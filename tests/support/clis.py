@@ -4,6 +4,7 @@ AO_<NAME>_VERSION=… say otherwise)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,3 +49,19 @@ def fake_pinned_copy(cache: Path, folder: str, package: str, name: str, version:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(f'{{"name": "{package}", "version": "{version}"}}\n', encoding="utf-8")
     return fake_cli(prefix / ".bin" / name, f"{version} (fake {name})")
+
+
+def cli_at(name: str, version: str) -> str:
+    """Path of the real CLI `name` at `version` (a pin of the tested matrix), whatever AO_CLI_PINS /
+    AO_<NAME>_VERSION select: `find_cli` with AO_<NAME>_VERSION=version, else the copy
+    scripts/ensure-cli.sh installs under .cache/cli. Skips when it is not there and node/npm are
+    absent to install it."""
+    found = find_cli(name, env={**os.environ, f"AO_{name.upper()}_VERSION": version})
+    if found:
+        return found
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip(f"node/npm are not installed: the real {name} {version} cannot be installed here")
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-cli.sh"), "--version", version, name],
+                          capture_output=True, text=True, check=False, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]

@@ -13,6 +13,7 @@ whose `ts` is the hook script's own clock: reaction = snapshot mtime − event t
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -135,5 +136,5 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
     return ordered[rank - 1]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from agent_orchestrator.screen.facts import ScreenFacts
-from agent_orchestrator.truth.fold import CONFLICT_GRACE, Witnesses, due_report, judge
-from agent_orchestrator.truth.model import HookState
+from agent_orchestrator.truth.fold import ANSWER_LAG, CONFLICT_GRACE, REDRAW_LAG, Witnesses, due_report, judge
+from agent_orchestrator.truth.hook_events import prompt_digest
+from agent_orchestrator.truth.model import HookState, PromptSeen
 
 T = 1_800_000_000.0
 BUSY = HookState(turn="busy", last_event="UserPromptSubmit", last_event_at=T)
@@ -18,6 +19,7 @@ IDLE = HookState(turn="idle", last_event="Stop", last_event_at=T)
 FAILED = replace(IDLE, api_error="rate_limit", last_event="StopFailure")
 ASKING = replace(TOOL, needs_input="permission: Bash", last_event="PermissionRequest")
 ENDED = HookState(ended=True, last_event="SessionEnd", last_event_at=T)
+SUBMITTED = replace(BUSY, prompts=(PromptSeen(prompt_digest("Hold on."), "p1", T),))
 
 
 def screen(state: str, **kw: Any) -> ScreenFacts:
@@ -46,6 +48,16 @@ VERDICTS: list[Any] = [
     pytest.param(Witnesses(True, None, "waiting", screen("busy")), ("needs-input", "status"), id="status-waiting"),
     pytest.param(Witnesses(True, None, "idle", screen("waiting_until")), ("waiting-until", "screen"), id="status-idle-waiting"),
     pytest.param(Witnesses(True, None, None, screen("busy")), ("busy", "screen"), id="screen-only"),
+    # redraws lag the hooks (seen end to end, tests/e2e/test_hooks_truth.py)
+    pytest.param(Witnesses(True, SUBMITTED, "idle", screen("unsubmitted_input", input="Hold on.")), ("busy", "hook"),
+                 id="accepted-prompt-still-in-the-box"),
+    pytest.param(Witnesses(True, SUBMITTED, "idle", replace(screen("unsubmitted_input", input="new text"), captured_at=T + REDRAW_LAG + 1)),
+                 ("unsubmitted", "screen"), id="text-typed-after-the-accepted-prompt"),
+    pytest.param(Witnesses(True, ASKING, "busy", replace(screen("busy"), captured_at=T + ANSWER_LAG)), ("busy", "hook"),
+                 id="permission-answered-tool-running"),
+    pytest.param(Witnesses(True, ASKING, "busy", screen("busy")), ("needs-input", "hook"), id="permission-just-asked-screen-lags"),
+    pytest.param(Witnesses(True, ASKING, "waiting", replace(screen("busy"), captured_at=T + ANSWER_LAG)), ("needs-input", "hook"),
+                 id="permission-still-waiting-says-the-status"),
     pytest.param(Witnesses(True, None, None, None), ("unknown", "none"), id="nothing-known"),
     pytest.param(Witnesses(False, BUSY, "busy", screen("busy")), ("exited", "pane"), id="dead-pane-beats-everything"),
 ]
