@@ -136,6 +136,15 @@ def convert(tp: Any, value: Any, key: str, ctx: Context, meta: typing.Mapping[st
     elif origin is dict:
         if not isinstance(value, dict):
             ok = False
+        elif get_args(tp)[1] is float:
+            # {name = seconds}: positive numbers (e.g. [watchdog.message_wait])
+            good: dict[str, float] = {}
+            for k, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != v or v in (float("inf"), float("-inf")):
+                    ctx.add(join(key, k), f"expected a number of seconds >= 0, got {show(v)}")
+                else:
+                    good[k] = float(v)
+            return good
         else:
             bad = [k for k, v in value.items() if not isinstance(v, str)]
             for k in bad:

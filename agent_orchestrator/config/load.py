@@ -16,12 +16,14 @@ from agent_orchestrator.config.fields import Context, build, show, suggest
 from agent_orchestrator.config.presets import PRESETS, merge_backend
 from agent_orchestrator.config.schema import (
     ISSUE_RUN_KEYS,
+    NOTIFY_KINDS,
     WATCHER_KEYS,
     AgentConfig,
     BackendConfig,
     Config,
     DefaultsConfig,
     LoopConfig,
+    NotifyConfig,
     ServiceConfig,
     WatchdogConfig,
     is_watcher_backend,
@@ -29,7 +31,7 @@ from agent_orchestrator.config.schema import (
 from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
 from agent_orchestrator.screen.patterns import OVERRIDABLE, TABLES, parse_version
 
-TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop")
+TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop", "notify")
 KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")
 # tmux turns "." and ":" in session names into "_" and ":" separates targets: keep names plain.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -44,8 +46,12 @@ class ConfigError(Exception):
         self.lines = lines
 
 
-def load_config(path: Path | str) -> Config:
+def load_config(path: Path | str, *, text: str | None = None) -> Config:
     """Parse and validate the config at `path`.
+
+    With `text`, that TOML is validated as if it were the file at `path` (relative paths resolve
+    against the folder of `path`; the file itself is not read): how a saved last good copy is
+    loaded (`config.lastgood`). The result keeps its TOML text in `Config.source`.
 
     Raises ConfigError listing every problem found (unknown keys with a "did you mean", missing
     required keys, wrong types and values, unknown backends and ping targets, duplicate names or
@@ -53,12 +59,13 @@ def load_config(path: Path | str) -> Config:
     """
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{shown}: no such file (create one with `agents init DIR`, or pass --config PATH)"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{shown}: cannot read: {exc}"]) from None
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError([f"{shown}: no such file (create one with `agents init DIR`, or pass --config PATH)"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{shown}: cannot read: {exc}"]) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -67,6 +74,7 @@ def load_config(path: Path | str) -> Config:
     config = _build(raw, path.resolve(), ctx)
     if ctx.problems:
         raise ConfigError([f"{shown}: {p.key}: {p.message}" for p in ctx.problems])
+    config.source = text
     return config
 
 
@@ -103,9 +111,29 @@ def _build(raw: dict[str, Any], path: Path, ctx: Context) -> Config:
     loop = build(LoopConfig, raw["loop"], "loop", ctx) if isinstance(raw.get("loop"), dict) else None
     if "loop" in raw and not isinstance(raw["loop"], dict):
         ctx.add("loop", f"expected a table [loop], got {show(raw['loop'])}")
-    config = Config(path, watchdog, defaults, backends, agents, services, loop)
+    notify = _notify(raw["notify"], ctx) if isinstance(raw.get("notify"), dict) else None
+    if "notify" in raw and not isinstance(raw["notify"], dict):
+        ctx.add("notify", f"expected a table [notify], got {show(raw['notify'])}")
+    config = Config(path, watchdog, defaults, backends, agents, services, loop, notify)
     _cross_check(config, ctx)
     return config
+
+
+def _notify(table: dict[str, Any], ctx: Context) -> NotifyConfig:
+    """`[notify]`: a command and/or a URL; known event kinds; an http(s) URL."""
+    notify: NotifyConfig = build(NotifyConfig, table, "notify", ctx)
+    if "cmd" not in table and "url" not in table:
+        ctx.add("notify", 'give cmd (an argv list, e.g. ["./notify.sh"]) or url (e.g. "https://ntfy.sh/my-topic"), or both')
+    elif table.get("url") == "" and not table.get("cmd"):
+        ctx.add("notify.url", 'expected an http:// or https:// URL, got ""')
+    if table.get("cmd") == []:
+        ctx.add("notify.cmd", "expected a non-empty argv list, got []")
+    if notify.url and not re.match(r"^https?://[^\s/]+", notify.url):
+        ctx.add("notify.url", f"{show(notify.url)} is not an http:// or https:// URL")
+    for i, kind in enumerate(notify.on or []):
+        if kind not in NOTIFY_KINDS:
+            ctx.add(f"notify.on[{i}]", f"{show(kind)} is not an event kind that notifies (kinds: {', '.join(NOTIFY_KINDS)}){suggest(kind, NOTIFY_KINDS)}")
+    return notify
 
 
 def _array(raw: dict[str, Any], key: str, ctx: Context) -> list[dict[str, Any]]:
@@ -298,7 +326,7 @@ def _cross_check(config: Config, ctx: Context) -> None:
 def _check_target(config: Config, key: str, name: str, ctx: Context, kind: str | None = None) -> None:
     agent = config.agent(name)
     if agent is None:
-        known = [a.name for a in config.agents]
+        known = [a.name for a in config.agents if isinstance(a.name, str) and a.name]
         ctx.add(key, f"{show(name)} names no agent (agents: {', '.join(known) or 'none'}){suggest(name, known)}")
     elif kind is not None and agent.kind != kind:
         ctx.add(key, f'{show(name)} is a {agent.kind} agent; expected a kind = "{kind}" agent')
@@ -330,6 +358,8 @@ def _check_loop(config: Config, loop: LoopConfig, ctx: Context) -> None:
             _check_target(config, f"loop.handoff.{field_name}[{j}]", name, ctx)
     for file, name in handoff.inboxes.items():
         _check_target(config, f"loop.handoff.inboxes.{file}", name, ctx)
+    if handoff.wake and loop.repo is None:
+        ctx.add("loop.handoff.wake", f"{show(handoff.wake)} needs [loop].repo (the clone whose origin gets the hook)")
     if loop.roles_dir is not None:
         for i, agent in enumerate(config.agents):
             if agent.kind == "loop" and agent.role and not (loop.roles_dir / f"{agent.role}.md").is_file():

@@ -34,6 +34,7 @@ CLAUDE_PRESET: dict[str, Any] = {
     "transcripts": {"path": "~/.claude/projects", "reader": "claude"},
     "screen": "claude",
     "hooks": True,
+    "queue_key": "Enter",  # Claude Code queues what is submitted while a turn runs
 }
 
 CODEX_PRESET: dict[str, Any] = {
@@ -49,6 +50,7 @@ CODEX_PRESET: dict[str, Any] = {
     "transcripts": {"path": "~/.codex/sessions", "reader": "codex"},
     "screen": "codex",
     "hooks": True,
+    "queue_key": "Tab",  # Enter would steer the running Codex turn (0.169 and 0.171); Tab queues
 }
 
 # The demo backend is a dependency-free stand-in (agent_orchestrator/demo_agent.py) so that

@@ -52,6 +52,10 @@ class WatchdogConfig:
     restart_burst: int = opt(5, positive=True, doc="more restarts than this within restart_window puts the agent in needs-human")
     restart_window: float = opt(600.0, positive=True, doc="the window restart_burst counts over")
     delivery_attempts: int = opt(3, positive=True, doc="how many times a message's submit is retried before delivery fails")
+    message_wait: dict[str, float] = opt(factory=lambda: {"default": 600.0},
+                                         doc="{kind = seconds}: how long a message waits for a busy agent's turn to end before it goes "
+                                             "through the CLI's own queue (kinds: ping, nudge, probe, wake, send, flag, fix, reannounce; "
+                                             "default = every other kind)")
 
 
 @dataclass
@@ -113,6 +117,8 @@ class BackendConfig:
                                                                         '"exec": exec_template')
     exec_template: list[str] = opt(factory=list, doc="argv for prompt_delivery = exec; slots {bin} {model} {prompt} {prompt_file} {agent} {config}")
     submit_key: str = opt("Enter", doc="tmux key that submits pasted input")
+    queue_key: str = opt("", doc="tmux key that queues pasted input for after the running turn (Codex: Tab; Claude: Enter while busy); "
+                                 "\"\" = the CLI has no queue: messages wait for the turn to end")
     process_name: list[str] = opt(factory=list, one_or_many=True, doc="pane_current_command values that mean the agent is running")
     stall_idle: float = opt(600.0, positive=True, doc="seconds without screen change (and not busy) before the agent counts as stalled")
     hung_idle: float = opt(1800.0, positive=True, doc="a busy screen unchanged this long counts as a hung turn (stalled)")
@@ -227,6 +233,9 @@ class HandoffConfig:
     review_pings: list[str] = opt(factory=list, one_or_many=True, doc="agent name or list pinged on a review commit")
     inboxes: dict[str, str] = opt(factory=dict, doc="{file = agent}: a pushed change of the file pings the agent")
     fetch_timeout: float = opt(30.0, positive=True, doc="seconds a git fetch may take")
+    wake: str = opt("", choices=("", "post-receive"),
+                    doc='"post-receive": `up` installs a post-receive hook in the origin (a local bare repo) that wakes the watchdog '
+                        'on every push, `down` removes it; never over a hook of yours; "" = notice pushes at the next tick')
 
 
 @dataclass
@@ -257,9 +266,39 @@ def is_watcher_backend(name: str | None, backends: dict[str, BackendConfig]) -> 
     return False
 
 
+# Event kinds (`events.jsonl` actions) a `[notify]` table may subscribe to; the first six are the
+# default: a person is needed, or the run reached a milestone.
+NOTIFY_DEFAULT_KINDS = ("needs-human", "needs-input", "usage-limit", "phase-advance", "sequence-complete", "budget")
+NOTIFY_KINDS = (*NOTIFY_DEFAULT_KINDS, "usage-limit-over", "config-invalid", "tick-error", "delivery-failed", "truth-conflict",
+                "run-escalated", "flag")
+
+
+@dataclass
+class NotifyConfig:
+    """`[notify]`: tell a person when the team needs one — a command and/or an HTTP POST per event.
+
+    The event goes out as one JSON object (`events.jsonl`'s fields plus `project` and `kind`): on the
+    command's stdin, or as the POST body. Sent from a background thread of the watchdog, so a slow
+    or failing receiver never holds up a tick.
+    """
+
+    cmd: list[str] = opt(factory=list, doc="argv run per event with the event as JSON on stdin (never a shell string), in the config's folder")
+    url: str = opt("", doc="http(s) URL the event is POSTed to as JSON (ntfy topic, chat webhook)")
+    on: list[str] = opt(factory=lambda: list(NOTIFY_DEFAULT_KINDS), one_or_many=True,
+                        doc="event kinds that notify: " + ", ".join(NOTIFY_KINDS))
+    min_interval: float = opt(300.0, positive=True, doc="seconds: at most one notification per kind and agent in this window (the rest are counted)")
+    retries: int = opt(3, positive=True, doc="attempts per notification before it is given up (a notify-failed event each time)")
+    retry_delay: float = opt(5.0, positive=True, doc="seconds before the first retry; doubles per retry")
+    timeout: float = opt(10.0, positive=True, doc="seconds one command run or POST may take")
+
+
 @dataclass
 class Config:
-    """A validated `agents.toml`: every agent has its inherited values filled in."""
+    """A validated `agents.toml`: every agent has its inherited values filled in.
+
+    `source` is the TOML text it was loaded from (what `config.lastgood` saves as the last good
+    config); "" for a config built in code.
+    """
 
     path: Path
     watchdog: WatchdogConfig
@@ -268,6 +307,17 @@ class Config:
     agents: list[AgentConfig]
     services: list[ServiceConfig]
     loop: LoopConfig | None = None
+    notify: NotifyConfig | None = None
+    source: str = field(default="", repr=False, compare=False)
+
+    def remember(self) -> Path | None:
+        """Save this (validated) config as the project's last good one; see `config.lastgood.save`.
+
+        Returns the copy's path, or None when there is no source text or it cannot be written
+        (never raises: a read-only log_dir must not stop the caller)."""
+        from agent_orchestrator.config.lastgood import save
+
+        return save(self)
 
     @property
     def root(self) -> Path:

@@ -22,6 +22,7 @@ from agent_orchestrator.watchdog.model import (
     Note,
     Observation,
     PhaseView,
+    Send,
     Start,
     Step,
     Tick,
@@ -29,8 +30,10 @@ from agent_orchestrator.watchdog.model import (
 from agent_orchestrator.watchdog.policies.dialogs import dialogs
 from agent_orchestrator.watchdog.policies.handoff import handoff
 from agent_orchestrator.watchdog.policies.heal import heal
+from agent_orchestrator.watchdog.policies.intents import reconcile, record
+from agent_orchestrator.watchdog.policies.outbox import enqueue, outbox
 from agent_orchestrator.watchdog.policies.phases import phases
-from agent_orchestrator.watchdog.policies.redeliver import redeliver
+from agent_orchestrator.watchdog.policies.reannounce import reannounce
 from agent_orchestrator.watchdog.policies.requests import requests
 from agent_orchestrator.watchdog.policies.stall import stall
 from agent_orchestrator.watchdog.policies.tokens import tokens
@@ -41,11 +44,13 @@ from agent_orchestrator.watchdog.state import WatchdogState
 
 Policy = Callable[[Tick], Step]
 
-# Order matters: CLI requests first (a phase set by hand restarts loop agents), the phase machine
-# (an advance restarts loop agents, so nothing else may act on their old screens), handoff pings,
-# limits (they make an agent quiet for the others), then heal, dialogs, stall, wakes and
-# redelivery. Token records come last: they follow the phase and gate changes decided here.
-POLICIES: tuple[Policy, ...] = (requests, phases, handoff, usage_limits, heal, dialogs, stall, wakes, redeliver)
+# Order matters: starts a previous watchdog left unfinished first, then CLI requests (a phase set
+# by hand restarts loop agents), the phase machine (an advance restarts loop agents, so nothing
+# else may act on their old screens), handoff pings, limits (they make an agent quiet for the
+# others), then heal, dialogs, stall and wakes. After them: open work re-announced to agents
+# restarted this tick, every message put in its agent's outbox, the outbox's deliveries, the
+# start intents recorded, and the token records that follow this tick's phase and gate changes.
+POLICIES: tuple[Policy, ...] = (reconcile, requests, phases, handoff, usage_limits, heal, dialogs, stall, wakes)
 
 
 def phase_view(config: Config, state: WatchdogState, git: GitView | None) -> PhaseView:
@@ -104,5 +109,13 @@ def decide(config: Config, state: WatchdogState, observation: Observation, now: 
                 restarted.add(action.agent)
             actions.append(action)
     tick = replace(tick, state=state, views={n: v for n, v in seen.items() if n not in restarted})
-    step = tokens(tick, actions)
+    again = reannounce(tick, actions)
+    actions += again.actions
+    state = enqueue(state, [a for a in actions if isinstance(a, Send)], now)
+    actions = [a for a in actions if not isinstance(a, Send)]
+    delivered = outbox(replace(tick, state=state))
+    state = delivered.state
+    actions += delivered.actions
+    state, actions = record(state, actions, observation.agents, now)
+    step = tokens(replace(tick, state=state), actions)
     return Step(step.state, (*actions, *step.actions))

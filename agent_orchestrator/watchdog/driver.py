@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agent_orchestrator.config import Config, ConfigError, load_config
+from agent_orchestrator.config import Config, ConfigError, lastgood, load_config
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.tokens.ledger import Ledger
@@ -34,8 +34,9 @@ from agent_orchestrator.watchdog.executor import Executor
 from agent_orchestrator.watchdog.lock import ProjectLock
 from agent_orchestrator.watchdog.model import Action, Observation, Outcome
 from agent_orchestrator.watchdog.observe import GitFactory, Observer, StatusReader, claude_session_status, requests_dir
+from agent_orchestrator.watchdog.rebuild import rebuild_state
 from agent_orchestrator.watchdog.settle import settle
-from agent_orchestrator.watchdog.state import WatchdogState, read_state, save_state, to_json
+from agent_orchestrator.watchdog.state import WatchdogState, read_state, state_path, to_json, write_atomic
 from agent_orchestrator.watchdog.wake import WakeChannel, wake_dir
 
 LedgerFactory = Callable[[Config], Ledger]
@@ -58,6 +59,31 @@ class TickResult:
     state: WatchdogState = field(default_factory=WatchdogState)
 
 
+def identity_changes(running: Config, edited: Config, state: WatchdogState) -> str:
+    """What an edit changes that must not be applied to a running team ("" when nothing).
+
+    The identity of the team — `session_prefix`, `log_dir`, `tmux_socket` — applied live would
+    start a second team beside the first (seen: 6 orphan sessions after an edit and its revert);
+    removing `[loop]` in the middle of the sequence would split the token ledger into a phantom
+    "run" phase. Those wait for `down`/`up`.
+    """
+    changed = [key for key in ("session_prefix", "log_dir", "tmux_socket")
+               if getattr(running.defaults, key) != getattr(edited.defaults, key)]
+    if running.loop is not None and running.loop.phases and edited.loop is None and not state.phase.complete:
+        changed.append("[loop] removed mid-sequence")
+    return ", ".join(f"{c} changed" if not c.startswith("[") else c for c in changed)
+
+
+def _last_good(config_path: Path) -> Config | None:
+    """The project's last good config (`config.lastgood`), or None when there is none or it no
+    longer validates."""
+    try:
+        found = lastgood.load(config_path) if config_path.exists() else None
+    except ConfigError:
+        return None
+    return found[0] if found is not None else None
+
+
 class Watchdog:
     """The tick loop for the project whose config is at `config_path`.
 
@@ -65,8 +91,9 @@ class Watchdog:
     `runtime.protocol.Runtime`), `git` (builds the handoff repo reader from its path and fetch
     timeout), `ledger` (builds the token ledger from the config), `session_status` (reads Claude
     Code's status file), `clock` (epoch seconds) and `sleep` (seconds; paces deliveries).
-    Raises ConfigError at construction when the config does not validate (there is no last good
-    one yet).
+    A config that does not validate at construction is replaced by the project's last good copy
+    (`config.lastgood`; a watchdog restarted mid-run keeps working, with `config-invalid` logged);
+    raises ConfigError when there is none.
     """
 
     def __init__(self, config_path: Path, *, runtime: Runtime | None = None, git: GitFactory | None = None,
@@ -75,13 +102,25 @@ class Watchdog:
         self.config_path = Path(config_path)
         self.clock = clock
         self.sleep = sleep
-        self.config: Config = load_config(self.config_path)
+        startup_error: ConfigError | None = None
+        try:
+            self.config: Config = load_config(self.config_path)
+        except ConfigError as exc:  # restarted mid-run on an edit that does not validate: the last good one
+            found = _last_good(self.config_path)
+            if found is None:
+                raise
+            self.config, startup_error = found, exc
         self.config_stamp: tuple[int, int] | None = self._stamp()
         self.injected_runtime = runtime is not None
         self.project = Project(self.config, runtime)
         self.observer = Observer(self.project.runtime, session_status=session_status, **({"git": git} if git else {}))
         self.events = EventLog(self.log_dir)
+        self.events.notify_with(lambda: self.config)  # [notify]: watchdog/notify.py, off without the table
         self.state: WatchdogState = read_state(self.log_dir)[0]
+        if startup_error is not None:
+            self.state = replace(self.state, config_error="\n".join(startup_error.lines))
+            self.events.emit("", "config-invalid", f"agents.toml does not validate; started on the last good config: {startup_error.lines[0]}",
+                             self.clock(), errors=startup_error.lines)
         self.stop_event = threading.Event()
         self.lock = ProjectLock(self.log_dir)
         self.ledger_factory = ledger
@@ -123,6 +162,14 @@ class Watchdog:
                 self.events.emit("", "config-invalid", f"agents.toml does not validate; keeping the last good config: {exc.lines[0]}",
                                  self.clock(), errors=exc.lines)
             return
+        deferred = identity_changes(self.config, config, self.state)
+        if deferred:
+            text = f"deferred: {deferred}; the watchdog keeps the running values until `agents down` and `agents up`"
+            if text != self.state.config_error:
+                self.state = replace(self.state, config_error=text)
+                self.events.emit("", "config-deferred", text, self.clock())
+            return
+        config.remember()  # the last good config, for the verbs that must work while an edit does not validate
         if self.state.config_error:
             self.state = replace(self.state, config_error="")
             self.events.emit("", "config-valid", "agents.toml validates again", self.clock())
@@ -146,7 +193,7 @@ class Watchdog:
         """Write the state atomically, unless it is what was written last."""
         text = to_json(state)
         if text != self._saved:
-            save_state(self.log_dir, state)
+            write_atomic(state_path(self.log_dir), text)
             self._saved = text
 
     def tick(self) -> TickResult:
@@ -168,13 +215,32 @@ class Watchdog:
         return TickResult(observation, step.actions, tuple(outcomes), self.state)
 
     # -- the loop --------------------------------------------------------------------------
-    def run(self, once: bool = False) -> None:
-        """Hold the lock and tick until stopped (SIGTERM/SIGINT) — or once. Raises LockHeld."""
-        self.lock.acquire()
-        # What the previous holder left, read under the lock; a bad file is set aside.
+    def recover(self) -> None:
+        """Read what the previous holder left (under the lock): the state file — a bad one set
+        aside, a lost or bad one rebuilt from what is durable (`watchdog.rebuild`) — and remove
+        the temp files a kill in the middle of a save leaves. What it did is in `recovered`
+        ((event, reason) pairs, logged once the watchdog starts)."""
+        self.recovered: list[tuple[str, str]] = []
+        folder = state_path(self.log_dir).parent
+        for leftover in (*folder.glob(".watchdog-*"), *folder.glob(".tokens-*")):
+            leftover.unlink(missing_ok=True)
+        existed = state_path(self.log_dir).exists()
         self.state, problem = read_state(self.log_dir, set_aside=True)
+        if problem:
+            self.recovered.append(("state-corrupt", problem))
+        if problem or not existed:
+            rebuilt, account = rebuild_state(self.config, self.log_dir)
+            if account:
+                self.state = rebuilt
+                self.recovered.append(("state-rebuilt", f"state rebuilt: {account}"))
         self._saved = ""
-        wake = WakeChannel([self.log_dir / "hooks", requests_dir(self.log_dir), wake_dir(self.log_dir)])
+
+    def run(self, once: bool = False, lock_wait: float = 0.0) -> None:
+        """Hold the lock and tick until stopped (SIGTERM/SIGINT) — or once. `lock_wait`: seconds
+        to wait for a holder that is going away (a killed watchdog's forked child). Raises LockHeld."""
+        self.lock.acquire(wait=lock_wait)
+        self.recover()
+        wake = WakeChannel([self.log_dir / "hooks", requests_dir(self.log_dir), wake_dir(self.log_dir), self.project.spec_dir])
         if not once:
             wake.start()
 
@@ -185,8 +251,8 @@ class Watchdog:
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.events.emit("", "watchdog-start", f"pid {os.getpid()}, config {self.config_path}", self.clock())
-            if problem:
-                self.events.emit("", "state-corrupt", f"{problem}; starting from a fresh state", self.clock())
+            for event, reason in self.recovered:
+                self.events.emit("", event, reason, self.clock())
             while not self.stop_event.is_set():
                 try:
                     self.tick()

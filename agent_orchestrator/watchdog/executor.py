@@ -9,6 +9,7 @@ of the tick.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from agent_orchestrator.agents import hooks
@@ -19,6 +20,7 @@ from agent_orchestrator.watchdog.events import EventLog, iso
 from agent_orchestrator.watchdog.model import (
     Action,
     CloseTokens,
+    Deliver,
     GateChange,
     Keys,
     Note,
@@ -68,8 +70,10 @@ class Executor:
         now = observation.now
         if isinstance(action, Start):
             return self._start(state, action, observation)
+        if isinstance(action, Deliver):
+            return self._deliver(state, action, now)
         if isinstance(action, Send):
-            return self._send(state, action, now)
+            return Outcome(action, False, "a message is delivered through its agent's outbox (decide queues every Send)")
         if isinstance(action, Keys):
             return self._keys(action, now)
         if isinstance(action, Note):
@@ -112,24 +116,39 @@ class Executor:
         self.events.emit(action.agent, action.kind, action.reason, observation.now, session=started.session)
         return Outcome(action, True)
 
-    def _send(self, state: WatchdogState, action: Send, now: float) -> Outcome:
+    def _deliver(self, state: WatchdogState, action: Deliver, now: float) -> Outcome:
         config = self.project.config
         unit = config.agent(action.agent)
-        if unit is None:
-            return Outcome(action, False, f"{action.agent} is not an agent of the config")
+        message = next((m for m in state.agent(action.agent).outbox if m.id == action.message), None)
+        if unit is None or message is None:
+            return Outcome(action, False, f"no message {action.message} for {action.agent}")
         backend = config.backend_of(unit)
         confirm = None
-        if hooks.wired(backend.screen, backend.hooks) and state.agent(unit.name).hooks.last_event_at is not None:
+        if hooks.wired(backend.screen, backend.hooks) and state.agent(unit.name).hooks.last_event_at is not None and action.via != "queue":
             # Only once the session's hooks have been heard from (Codex fires none before its
-            # first prompt; a session started before hooks were wired never will).
-            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), action.text, sleep=self.sleep)
-        result = deliver(self.project.runtime, unit.session or "", action.text, backend,
+            # first prompt; a session started before hooks were wired never will). A message
+            # handed to the CLI's queue is accepted only when the running turn ends.
+            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), message.text, sleep=self.sleep)
+        key = backend.queue_key if action.via == "queue" else backend.submit_key
+        result = deliver(self.project.runtime, unit.session or "", message.text, replace(backend, submit_key=key),
                          attempts=config.watchdog.delivery_attempts, confirm=confirm, sleep=self.sleep)
+        details: dict[str, object] = {"submits": result.attempts, "confirmed": result.confirmed_by or ("cli-queue" if action.via == "queue" else "")}
+        if result.prompt_id:
+            details["prompt_id"] = result.prompt_id
+        if action.via != "submit":
+            details["via"] = "queue key" if action.via == "queue" else "submit only (the text was still in the box)"
+        if action.waited >= 1:
+            details["waited_s"] = round(action.waited, 1)
+        if len(message.items) > 1:
+            details["merged"] = len(message.items)
         if result.ok:
-            self.events.emit(action.agent, action.kind, action.reason, now, submits=result.attempts,
-                             confirmed=result.confirmed_by, **({"prompt_id": result.prompt_id} if result.prompt_id else {}))
-            return Outcome(action, True, attempts=result.attempts)
-        self.events.emit(action.agent, "delivery-failed", f"{action.kind}: {result.reason}", now)
+            reason = message.reason if action.via != "queue" else f"{message.reason} (the agent stayed busy {action.waited:.0f}s: handed to its CLI's queue)"
+            self.events.emit(action.agent, message.kind, reason, now, **details)
+            # Handed to the CLI's queue with hooks live, it is done only once the CLI accepts it.
+            confirmed = "" if action.via == "queue" and confirm is None and hooks.wired(backend.screen, backend.hooks) \
+                and state.agent(unit.name).hooks.last_event_at is not None else result.confirmed_by
+            return Outcome(action, True, attempts=result.attempts, confirmed=confirmed)
+        self.events.emit(action.agent, "delivery-failed", f"{message.kind}: {result.reason}", now, message=message.id)
         return Outcome(action, False, result.reason, result.attempts)
 
     def _keys(self, action: Keys, now: float) -> Outcome:

@@ -33,12 +33,12 @@ class ProjectLock:
         self.path = Path(log_dir) / "watchdog.lock"
         self.fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock. Raises LockHeld when a live process holds it (busy for `BUSY_GRACE`
-        seconds: a passing `lock_holder` probe is not a holder)."""
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock. Raises LockHeld when a live process holds it for `BUSY_GRACE` seconds
+        (a passing `lock_holder` probe is not a holder), or for `wait` seconds when longer."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + BUSY_GRACE
+        deadline = time.monotonic() + max(BUSY_GRACE, wait)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

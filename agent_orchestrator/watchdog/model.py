@@ -58,8 +58,9 @@ class GitView:
 class Request:
     """A CLI request (`<log_dir>/state/requests/<id>.json`) for the watchdog to apply.
 
-    `action` is "clear" (agents restart), "pause", "resume" or "phase" (with `index`, `reset`
-    and `why`); `agent` is "" for project-wide requests; `id` is the file's name.
+    `action` is "clear" (agents restart), "pause", "resume", "phase" (with `index`, `reset` and
+    `why`) or "send" (a message for the agent's outbox: `text`, `kind` — send, flag, fix — and
+    `why`); `agent` is "" for project-wide requests; `id` is the file's name.
     """
 
     id: str
@@ -68,6 +69,8 @@ class Request:
     index: int | None = None
     reset: bool = False
     why: str = ""
+    text: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,28 +201,50 @@ class Tick:
 # -- actions ----------------------------------------------------------------------------------
 
 StartKind = Literal["restart", "heal", "reboot", "advance", "wake", "on-complete"]
-SendKind = Literal["nudge", "probe", "wake", "ping", "retry"]
+SendKind = Literal["nudge", "probe", "wake", "ping", "send", "flag", "fix", "reannounce"]
+Via = Literal["submit", "queue", "finish"]
 
 
 @dataclass(frozen=True)
 class Start:
-    """(Re)start an agent or service fresh in its session with its kickoff (or `prompt`)."""
+    """(Re)start an agent or service fresh in its session with its kickoff (or `prompt`).
+
+    `intent` is the id of the durable intent recorded for it (see `state.Intent`); "" before
+    the intent step of `decide` gives it one.
+    """
 
     agent: str
     reason: str
     prompt: str | None = None
     resume: bool = False
     kind: StartKind = "restart"
+    intent: str = ""
 
 
 @dataclass(frozen=True)
 class Send:
-    """Deliver a message with verified paste delivery."""
+    """A message for an agent: `decide` puts it in the agent's outbox, which delivers it when the
+    agent's turn ends. `topic` merges waiting messages (e.g. "claim": two claim pings become one
+    listing both `items`); "" = the kind is the topic."""
 
     agent: str
     text: str
     kind: SendKind
     reason: str
+    topic: str = ""
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Deliver outbox message `message` to `agent` now: paste and submit it (`via="submit"`), hand
+    it to the CLI's own queue with the backend's queue key because the agent stayed busy past
+    the bounded wait (`"queue"`), or only submit what already sits in the input box (`"finish"`)."""
+
+    agent: str
+    message: str
+    via: Via = "submit"
+    waited: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -279,7 +304,7 @@ class CloseTokens:
     agent: str = ""
 
 
-Action = Start | Send | Keys | Note | PhaseChange | GateChange | CloseTokens
+Action = Start | Send | Deliver | Keys | Note | PhaseChange | GateChange | CloseTokens
 
 
 @dataclass(frozen=True)
@@ -293,9 +318,11 @@ class Step:
 @dataclass(frozen=True)
 class Outcome:
     """What the executor did with one action: `ok`, a human `detail` on failure, and for a
-    delivery how many submit keys it took (`attempts`)."""
+    delivery how many submit keys it took (`attempts`) and what confirmed it (`confirmed`:
+    "hook", "screen" or "")."""
 
     action: Action
     ok: bool
     detail: str = ""
     attempts: int = 0
+    confirmed: str = ""

@@ -1,9 +1,11 @@
 """Folding the executor's outcomes into the state (pure): what a tick learned by acting.
 
-- a start that failed counts as a failed start of the restart policy (and backs off);
+- a start that failed counts as a failed start of the restart policy (and backs off); either
+  way its intent is closed;
 - the on_complete task started → `on_complete = "started"`;
-- a message delivered leaves the redelivery queue; one not delivered joins it (or counts a
-  failed attempt), retried after signal_interval × attempts, at most `RETRY_CAP` seconds apart.
+- a message handed over leaves the outbox once confirmed; one handed to the CLI's own queue
+  waits there ("in-cli") for the CLI to accept it; one not delivered goes back in the queue with
+  a growing retry delay (signal_interval × attempts, capped).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from agent_orchestrator.config.schema import Config
-from agent_orchestrator.watchdog.model import Outcome, Send, Start
-from agent_orchestrator.watchdog.state import Pending, WatchdogState
-
-RETRY_CAP = 300.0  # seconds between two redeliveries at most
+from agent_orchestrator.watchdog.model import Deliver, Outcome, Start
+from agent_orchestrator.watchdog.policies.intents import settle_start
+from agent_orchestrator.watchdog.policies.outbox import settle_delivery
+from agent_orchestrator.watchdog.state import WatchdogState
 
 
 def settle(config: Config, state: WatchdogState, outcomes: Sequence[Outcome], now: float) -> WatchdogState:
@@ -24,6 +26,7 @@ def settle(config: Config, state: WatchdogState, outcomes: Sequence[Outcome], no
     for outcome in outcomes:
         action = outcome.action
         if isinstance(action, Start):
+            state = settle_start(state, action.intent)
             st = state.agent(action.agent)
             if not outcome.ok:
                 failed = st.failed_starts + 1
@@ -31,20 +34,8 @@ def settle(config: Config, state: WatchdogState, outcomes: Sequence[Outcome], no
                 state = state.with_agent(action.agent, replace(st, failed_starts=failed, next_restart_at=now + backoff))
             elif action.kind == "on-complete":
                 state = replace(state, phase=replace(state.phase, on_complete="started"))
-        elif isinstance(action, Send):
-            st = state.agent(action.agent)
-            previous = next((p for p in st.pending if p.text == action.text and p.kind == action.kind), None)
-            if outcome.ok:
-                if previous is not None:
-                    state = state.with_agent(action.agent, replace(st, pending=tuple(p for p in st.pending if p is not previous)))
-                continue
-            attempts = (previous.attempts if previous else 0) + 1
-            delay = min(wd.signal_interval * attempts, RETRY_CAP)
-            if previous is None:
-                pending = (*st.pending, Pending(action.text, action.kind, action.reason, now, attempts=attempts,
-                                                next_try=now + delay, last_error=outcome.detail))
-            else:
-                updated = replace(previous, attempts=attempts, next_try=now + delay, last_error=outcome.detail)
-                pending = tuple(updated if p is previous else p for p in st.pending)
-            state = state.with_agent(action.agent, replace(st, pending=pending))
+        elif isinstance(action, Deliver):
+            state = settle_delivery(state, action.agent, action.message, ok=outcome.ok, via=action.via,
+                                    confirmed=bool(outcome.confirmed), detail=outcome.detail, now=now,
+                                    retry_interval=wd.signal_interval)
     return state

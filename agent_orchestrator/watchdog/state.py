@@ -52,16 +52,52 @@ class LimitWindow:
 
 
 @dataclass(frozen=True)
-class Pending:
-    """A message whose delivery failed; retried on later ticks (never silently dropped)."""
+class Message:
+    """One message in an agent's outbox: a durable intent to deliver it, exactly once.
 
-    text: str
+    `id` is its idempotency key; `kind` says what it is (ping, nudge, probe, wake, send, flag,
+    fix, reannounce); `topic` lets messages merge while they wait (two claim pings become one
+    listing both commits; a second nudge replaces the first); `items` are what a merged message
+    lists (commit lines). `digest` (`truth.hook_events.prompt_digest` of `text`) is how the CLI's
+    UserPromptSubmit proves delivery. `state`: "queued" (waiting for the turn to end), "sending"
+    (handed to the pane — found in this state by a restarted watchdog, it is reconciled against
+    the hooks and the screen, never blindly re-sent), "in-cli" (given to the CLI's own queue
+    after the bounded wait; done once the CLI accepts it). Times are epoch seconds.
+    """
+
+    id: str
     kind: str
+    text: str
     reason: str
-    first_ts: float
-    attempts: int = 1
+    created: float
+    digest: str
+    topic: str = ""
+    items: tuple[str, ...] = ()
+    state: str = "queued"
+    attempts: int = 0
     next_try: float = 0.0
     last_error: str = ""
+    sent_at: float | None = None
+    held: str = ""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A (re)start decided and not yet confirmed done: written to disk before the start goes out.
+
+    A restarted watchdog that finds one open checks the world — the session's launcher pid moved
+    on from `prev_pid` means the start happened — and only re-issues it when it did not.
+    `kind` is the Start's kind (heal, reboot, advance, wake, on-complete, restart).
+    """
+
+    id: str
+    agent: str
+    kind: str
+    reason: str
+    created: float
+    prev_pid: int | None = None
+    prompt: str | None = None
+    resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +129,8 @@ class AgentState:
     `restarts` are the start times inside the restart window; `failed_starts` counts consecutive
     starts that died within `start_secs`; `next_restart_at` is the backoff; `needs_human` the
     reason a crash loop stopped healing; `nudged_phase` the phase whose DONE-nudge was sent;
-    `paused` set by `agents down NAME` / `pause`; `hooks` what the CLI's hook events said so far
+    `paused` set by `agents down NAME` / `pause`; `outbox` the messages waiting for the agent's
+    turn to end (oldest first); `hooks` what the CLI's hook events said so far
     (`truth.hook_events`); `truth` the verdict of the last tick (`truth.fold`).
     """
 
@@ -108,7 +145,7 @@ class AgentState:
     nudged_phase: str | None = None
     limit: LimitWindow | None = None
     next_wake_at: float | None = None
-    pending: tuple[Pending, ...] = ()
+    outbox: tuple[Message, ...] = ()
     dialogs_answered: int = 0
     dialog: DialogProgress = field(default_factory=DialogProgress)
     paused: bool = False
@@ -141,13 +178,17 @@ class PhaseState:
 @dataclass(frozen=True)
 class HandoffState:
     """Git handoff bookkeeping: the last `origin/main` head seen, inbox blob ids as pushed, the
-    gate in flight (label of the latest claim and when it started), and the last fetch error."""
+    gate in flight (label of the latest claim and when it started), the last fetch error, and the
+    work still open in this phase — the latest claim and the latest review per gate label, each
+    as "<committer ts> <sha> <subject>" (what a restarted agent is told again)."""
 
     last_seen: str | None = None
     inbox: Mapping[str, str | None] = field(default_factory=dict)
     gate: str | None = None
     gate_started: float | None = None
     fetch_error: str = ""
+    claims: Mapping[str, str] = field(default_factory=dict)
+    reviews: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,7 +198,8 @@ class WatchdogState:
     `run_started` is when this run began (the first tick, or the oldest agent session if older);
     `last_tick` / `pid` say which watchdog ticked last; `config_error` is the validation error of
     the agents.toml edit that is not in force ("" when it validates); `requests_done` are the ids
-    of CLI requests already applied (so a request is applied once, even across a crash).
+    of CLI requests already applied (so a request is applied once, even across a crash);
+    `intents` the (re)starts decided and not yet confirmed done.
     """
 
     version: int = VERSION
@@ -170,6 +212,7 @@ class WatchdogState:
     last_tick: float | None = None
     pid: int | None = None
     requests_done: tuple[str, ...] = ()
+    intents: tuple[Intent, ...] = ()
 
     def agent(self, name: str) -> AgentState:
         """The agent's state (a fresh one when it has none yet)."""

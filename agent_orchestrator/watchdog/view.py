@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_orchestrator.runtime.launcher import supervision
 from agent_orchestrator.truth.model import Truth
 from agent_orchestrator.watchdog.events import iso
 from agent_orchestrator.watchdog.state import load_state
@@ -32,10 +33,29 @@ def held_states(log_dir: Path) -> dict[str, Held]:
     return out
 
 
-def watchdog_info(log_dir: Path) -> dict[str, Any]:
-    """`last_tick` (epoch), `pid` and `config_error` ("" when the config validates) of the last tick."""
+def watchdog_info(log_dir: Path, session: str = "") -> dict[str, Any]:
+    """`last_tick` (epoch), `pid` and `config_error` ("" when the config validates) of the last
+    tick; with the watchdog's `session`, also `supervision`: its launcher's restart record
+    (`restarts`, `last_exit`, `last_restart` epoch, `state` running|crash-loop; runtime/launcher.py)
+    or None when it was never restarted."""
     state = load_state(log_dir)
-    return {"last_tick": state.last_tick, "pid": state.pid, "config_error": state.config_error}
+    info: dict[str, Any] = {"last_tick": state.last_tick, "pid": state.pid, "config_error": state.config_error}
+    if session:
+        info["supervision"] = supervision(Path(log_dir) / "launch", session)
+    return info
+
+
+def supervision_note(info: dict[str, Any], now: float) -> str:
+    """One `status` line about the watchdog's restarts by its launcher, or "" when there were none."""
+    record = info.get("supervision")
+    if not isinstance(record, dict):
+        return ""
+    last = record.get("last_restart")
+    when = f", the last {_ago(now, float(last))} ago" if isinstance(last, (int, float)) else ""
+    if record.get("state") == "crash-loop":
+        return (f"watchdog: crash-loop — {record.get('detail', 'too many crashes')}, last exit {record.get('last_exit')}; "
+                "see `agents logs watchdog`, then `agents up` starts it again")
+    return f"watchdog: restarted {record.get('restarts', 0)}× by its launcher (last exit {record.get('last_exit')}){when}"
 
 
 def truths(log_dir: Path) -> dict[str, Truth]:
@@ -81,7 +101,11 @@ def explain(log_dir: Path, name: str, now: float) -> list[str]:
     if truth is not None and truth.conflict:
         reported = "reported" if truth.conflict_reported else "within the grace"
         lines.append(f"  conflict: {truth.conflict} (for {_ago(now, truth.conflict_since or now)}, {reported})")
-    lines += [f"  undelivered {p.kind}: attempt {p.attempts}, {p.last_error}" for p in st.pending]
+    for i, m in enumerate(st.outbox):
+        where = {"queued": "waiting", "sending": "being delivered", "in-cli": "in the CLI's own queue"}.get(m.state, m.state)
+        extra = "; ".join(x for x in (m.held, f"{m.attempts} failed attempts ({m.last_error})" if m.attempts else "",
+                                      f"{len(m.items)} merged" if len(m.items) > 1 else "") if x)
+        lines.append(f"  outbox {i + 1}: {m.kind} {where} for {_ago(now, m.created)}" + (f" — {extra}" if extra else "") + f": {m.reason}")
     return lines
 
 

@@ -24,6 +24,8 @@ from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, I
 from agent_orchestrator.runtime.delivery import DeliveryResult, deliver
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import EventLog, iso
+from agent_orchestrator.watchdog.lock import lock_holder
+from agent_orchestrator.watchdog.requests import request_watchdog
 from agent_orchestrator.watchers.decisions import Decision, FlagWatcher, TickReport, WatcherContext
 from agent_orchestrator.watchers.ledger import DecisionLedger
 from agent_orchestrator.watchers.loop import WatcherLoop, flag_tick
@@ -176,6 +178,14 @@ class Host:
                 continue
             if target is None:
                 self.say(f"cannot ping {self.ctx.agent.notify!r}: no such agent", now)
+                continue
+            if lock_holder(self.ctx.log_dir) is not None:
+                # The watchdog owns typing into panes: its outbox waits for the turn to end and
+                # confirms the delivery (one delivery path for every message).
+                request_watchdog(self.ctx.log_dir, "send", target.name, text=ping.text, kind="flag", why=f"flag from watcher {self.name}")
+                self.events.emit(target.name, "flag-ping", f"from watcher {self.name} (queued in the watchdog's outbox)", now,
+                                 decision=ping.decision)
+                self.say(f"queued a ping to {target.name} about {ping.decision[:8]}", now)
                 continue
             result = self.send(self.runtime, target.session or "", ping.text, self.config.backend_of(target),
                                attempts=self.config.watchdog.delivery_attempts)

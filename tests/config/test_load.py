@@ -268,3 +268,13 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_non_finite_durations_are_rejected(tmp_path: Path, value: str) -> None:
     assert errors(tmp_path, f"[watchdog]\nsignal_interval = {value}\n") == [f"watchdog.signal_interval: expected a finite number, got {value}"]
+
+
+def test_agents_without_a_usable_name_are_errors_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "k.md").write_text("Phase {phase_id}")
+    body = '[[agent]]\nname = 5\n\n[[agent]]\nkind = "persistent"\n\n[loop]\nkickoff = "k.md"\n[loop.handoff]\nclaim_pings = ["nobody"]\n'
+    assert errors(tmp_path, body) == [
+        "agent[0].name: expected a string, got 5",
+        "agent[1].name: required key is missing (a string)",
+        'loop.handoff.claim_pings[0]: "nobody" names no agent (agents: none)',
+    ]

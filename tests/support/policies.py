@@ -15,11 +15,13 @@ from typing import Any
 from agent_orchestrator.config import Config, load_config
 from agent_orchestrator.runtime.observation import PaneObservation
 from agent_orchestrator.screen.facts import ScreenFacts
+from agent_orchestrator.truth.model import Truth
 from agent_orchestrator.watchdog.model import (
     Action,
     AgentObservation,
     AgentView,
     CloseTokens,
+    Deliver,
     GitView,
     Keys,
     Note,
@@ -79,7 +81,7 @@ def tick(config: Config, state: WatchdogState | None = None, *, now: float = NOW
          git: GitView | None = None, services: Mapping[str, PaneObservation | None] | None = None,
          run_seconds: Mapping[str, float] | None = None, launch_pid: Mapping[str, int] | None = None,
          wake_text: Mapping[str, str] | None = None, tokens: TokenView | None = None,
-         requests: Iterable[Request] = (), wake_error: Mapping[str, str] | None = None) -> Tick:
+         requests: Iterable[Request] = (), truth: Mapping[str, Truth] | None = None, wake_error: Mapping[str, str] | None = None) -> Tick:
     """One tick over `config`: every agent alive (a fresh pane) unless `panes` says otherwise
     (None = session gone); facts from `screen`, else the state's; the phase from the state."""
     state = state or WatchdogState()
@@ -89,7 +91,8 @@ def tick(config: Config, state: WatchdogState | None = None, *, now: float = NOW
         f = (screen or {}).get(agent.name, state.agent(agent.name).facts)
         views[agent.name] = AgentView(agent.name, agent, config.backend_of(agent), p, f, captured, (status or {}).get(agent.name),
                                       (run_seconds or {}).get(agent.name), (launch_pid or {}).get(agent.name),
-                                      (wake_text or {}).get(agent.name), (wake_error or {}).get(agent.name, ""))
+                                      (wake_text or {}).get(agent.name), (wake_error or {}).get(agent.name, ""),
+                                      (truth or {}).get(agent.name, Truth()))
     if phase is None:
         loop = config.loop
         ph = state.phase
@@ -122,7 +125,7 @@ def observation(config: Config, *, now: float = NOW, panes: Mapping[str, PaneObs
 
 
 def kinds(actions: Iterable[Action]) -> list[tuple[str, str, str]]:
-    """(type, agent, what) per action: a start's kind, a send's kind, a note's event."""
+    """(type, agent, what) per action: a start's kind, a send's kind, a delivery's way, a note's event."""
     out = []
     for a in actions:
         if isinstance(a, Start):
@@ -135,8 +138,15 @@ def kinds(actions: Iterable[Action]) -> list[tuple[str, str, str]]:
             out.append(("Keys", a.agent, " ".join(a.keys)))
         elif isinstance(a, PhaseChange):
             out.append(("PhaseChange", "", a.resumed or a.ended_phase or ""))
+        elif isinstance(a, Deliver):
+            out.append(("Deliver", a.agent, a.via))
         elif isinstance(a, CloseTokens):
             out.append(("CloseTokens", "", a.phase + (":gate" if a.gate_only else "")))
         else:
             out.append((type(a).__name__, getattr(a, "agent", ""), ""))
     return out
+
+
+def unintended(actions: Iterable[Action]) -> list[Action]:
+    """The actions with each Start's intent id blanked (ids carry the time of the tick)."""
+    return [replace(a, intent="") if isinstance(a, Start) else a for a in actions]

@@ -204,8 +204,10 @@ def test_pushed_claims_reviews_and_inbox_notes_reach_the_agents_but_local_edits_
     assert [e["gate"] for e in team.events("gate")] == ["G1"]
 
     team.commit(team.adversary_clone, "review(G1): FAIL — empty input still crashes", {INBOX: "Please rerun G1 with -x.\n"})
-    dog.tick()
-    review, note = team.wait_received("builder", 2)
+    dog.tick()  # two messages for the builder: one now, the next once the turn it starts is over
+    [review] = team.wait_received("builder", 1)
+    assert wait_until(lambda: (dog.tick(), len(team.received("builder")) >= 2)[1], timeout=30)
+    review, note = team.received("builder")
     assert "review(G1): FAIL — empty input still crashes" in review and "new review" in review
     assert INBOX in note and "inbox" in note
     Watchdog(team.path).tick()  # a watchdog restarted from disk pings nobody again

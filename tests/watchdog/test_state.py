@@ -11,8 +11,9 @@ import pytest
 from agent_orchestrator.watchdog.state import (
     AgentState,
     HandoffState,
+    Intent,
     LimitWindow,
-    Pending,
+    Message,
     PhaseState,
     StateError,
     WatchdogState,
@@ -30,15 +31,18 @@ FULL = WatchdogState(
         "a": AgentState(idle_since=NOW - 5, last_activity=NOW - 5, facts=facts(waiting_until=NOW + 5, dialog="trust", dialog_keys=["Enter"]),
                         last_start=NOW - 60, restarts=(NOW - 1, NOW), failed_starts=1, next_restart_at=NOW + 5, needs_human="",
                         nudged_phase="p1", limit=LimitWindow("b", NOW, NOW + 1, NOW - 1, probe_sent_at=NOW, probe_text="go on"),
-                        next_wake_at=NOW + 600, pending=(Pending("t", "ping", "r", NOW, attempts=2, next_try=NOW + 10, last_error="e"),),
+                        next_wake_at=NOW + 600,
+                        outbox=(Message("a-ping-1", "ping", "t", "r", NOW, "d", "claim", ("aaaa claim(G1)",), "sending", 2, NOW + 10,
+                                        "e", NOW - 1, "busy"),),
                         dialogs_answered=1, paused=True, last_limit_banner="old"),
         "b": AgentState(),
     },
     phase=PhaseState(index=2, started=NOW - 100, complete=True, completed_at=NOW, on_complete="starting", on_complete_phases=3,
                      on_complete_prev_pid=4242, done_seen_at=NOW - 3),
     handoff=HandoffState(last_seen="abc", inbox={"inbox/a.md": "blob", "inbox/b.md": None}, gate="G1", gate_started=NOW - 7,
-                         fetch_error="timeout"),
+                         fetch_error="timeout", claims={"G1": "1800000000 aaaa claim(G1)"}, reviews={"G0": "1799999000 bbbb review(G0): PASS"}),
     last_heavy=NOW - 30, config_error="agents.toml: bad", run_started=NOW - 3600, last_tick=NOW, pid=123, requests_done=("r1", "r2"),
+    intents=(Intent("a-heal-1", "a", "heal", "exited", NOW, 4242, None, True),),
 )
 
 

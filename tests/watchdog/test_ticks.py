@@ -164,7 +164,7 @@ def test_claim_and_review_pings_then_advance_and_completion(loop: Harness) -> No
     loop.git.push("Initial commit", {"s1.md": "# status\n", "s2.md": "# status\n"}, ts=loop.clock() - 3600)
     run(loop, [
         (0, None, []),
-        (5, claim, [("adversary", "ping"), ("", "gate")]),
+        (5, claim, [("", "gate"), ("adversary", "ping")]),
         (5, None, []),
         (5, review, [("builder", "ping")]),
         (5, done, [("", "phase-advance"), ("builder", "advance"), ("adversary", "advance")]),
@@ -184,12 +184,13 @@ def test_a_failed_delivery_is_queued_and_retried(loop: Harness) -> None:
     loop.tick()
     loop.rt.panes["t-adversary"].ignore_submit = True
     loop.git.push("claim(G1): parser")
-    assert loop.tick(5) == [("adversary", "delivery-failed"), ("", "gate")]
-    assert loop.state_json()["agents"]["adversary"]["pending"][0]["attempts"] == 1
+    assert loop.tick(5) == [("", "gate"), ("adversary", "delivery-failed")]
+    (queued,) = loop.state_json()["agents"]["adversary"]["outbox"]
+    assert (queued["kind"], queued["state"], queued["attempts"]) == ("ping", "queued", 1)
     loop.rt.panes["t-adversary"].ignore_submit = False
     assert loop.tick(1) == []  # the retry waits signal_interval × attempts
     assert loop.tick(5) == [("adversary", "ping")]
-    assert loop.state_json()["agents"]["adversary"]["pending"] == []
+    assert loop.state_json()["agents"]["adversary"]["outbox"] == []
     assert len(loop.rt.panes["t-adversary"].submitted) == 1  # the stuck paste was submitted, not pasted twice
 
 
@@ -368,11 +369,11 @@ wake = { interval = 30, prompt = "run the report" }
 """)
     assert "t-job" not in h.rt.panes  # tasks are not started by up
     assert h.tick() == []
-    assert h.tick(31) == [("sup", "wake"), ("job", "wake")]
+    assert h.tick(31) == [("job", "wake"), ("sup", "wake")]  # a task re-run starts; a message goes through the outbox
     assert h.rt.received("t-sup") == ["check the queue"]
     assert [argv[-1] for _, _, argv in h.rt.starts("t-job")] == ["run the report"]
     h.rt.busy("t-job")  # the run is still active at the next wake: not re-run
-    assert h.tick(31) == [("sup", "wake"), ("job", "wake-skipped")]
+    assert h.tick(31) == [("job", "wake-skipped"), ("sup", "wake")]
     assert h.events("wake-skipped")[-1]["agent"] == "job"
     assert len(h.rt.starts("t-job")) == 1 and h.rt.received("t-sup") == ["check the queue"] * 2
 
@@ -390,5 +391,18 @@ def test_invalid_edit_keeps_the_last_good_config(tmp_path: Path) -> None:
     assert 'agent[1].kind: "daemon" is not one of' in h.state_json()["config_error"]
     assert h.tick(1) == []  # reported once
     h.path.write_text(good)
+    assert h.tick(1) == [("", "config-valid")]
+    assert h.state_json()["config_error"] == ""
+
+
+def test_identity_edits_wait_for_down_and_up(tmp_path: Path) -> None:
+    h = Harness.make(tmp_path, TEAM)
+    h.tick()
+    h.path.write_text(h.path.read_text().replace('session_prefix = "t-"', 'session_prefix = "other-"'))
+    assert h.tick(1) == [("", "config-deferred")]
+    assert h.dog.config.defaults.session_prefix == "t-" and set(h.rt.panes) == {"t-sup"}  # no second team
+    assert "session_prefix changed" in h.state_json()["config_error"]
+    assert h.tick(30) == []  # said once; the running team is still supervised as before
+    h.path.write_text(h.path.read_text().replace('session_prefix = "other-"', 'session_prefix = "t-"'))
     assert h.tick(1) == [("", "config-valid")]
     assert h.state_json()["config_error"] == ""

@@ -123,7 +123,7 @@ def test_claim_pings_both_reviewers_and_review_pings_the_builder_edge_triggered(
     assert counts(team, *UP_AGENTS) == [0, 0, 0]
 
     sha = team.git.push("claim(G1): parser handles empty input")
-    assert team.tick(1) == [("adversary", "ping"), ("second", "ping"), ("", "gate")]
+    assert team.tick(1) == [("", "gate"), ("adversary", "ping"), ("second", "ping")]
     for name in ("adversary", "second"):
         [text] = received(team, name)
         assert "claim(G1): parser handles empty input" in text and sha[:8] in text
@@ -143,7 +143,7 @@ def test_claim_pings_both_reviewers_and_review_pings_the_builder_edge_triggered(
     assert len(team.events("ping")) == 3
 
     team.git.push("feat: claim(G2)")
-    assert team.tick(1) == [("adversary", "ping"), ("second", "ping"), ("", "gate")]
+    assert team.tick(1) == [("", "gate"), ("adversary", "ping"), ("second", "ping")]
     for name in ("adversary", "second"):
         texts = received(team, name)
         assert len(texts) == 2 and "feat: claim(G2)" in texts[1] and "G1" not in texts[1]
@@ -155,7 +155,7 @@ def test_claim_pushed_before_the_first_tick_is_pinged_but_older_history_is_not(t
     team.git.push("claim(G0): earlier run", ts=team.clock() - 3600)  # from an earlier run: history, not news
     team.clock.advance(2)
     team.git.push("claim(G1): beat the watchdog's first fetch")
-    assert team.tick() == [("adversary", "ping"), ("second", "ping"), ("", "gate")]  # the first tick ever
+    assert team.tick() == [("", "gate"), ("adversary", "ping"), ("second", "ping")]  # the first tick ever
     for name in ("adversary", "second"):
         [text] = received(team, name)
         assert "claim(G1): beat the watchdog's first fetch" in text and "G0" not in text
@@ -167,7 +167,7 @@ def test_several_claims_in_one_push_are_one_message_per_reviewer(team: Harness) 
     team.git.push("claim(G1): first")
     team.git.push("chore: unrelated")
     team.git.push("claim(G2): second")
-    assert team.tick(1) == [("adversary", "ping"), ("second", "ping"), ("", "gate"), ("", "gate")]
+    assert team.tick(1) == [("", "gate"), ("", "gate"), ("adversary", "ping"), ("second", "ping")]
     for name in ("adversary", "second"):
         [text] = received(team, name)
         assert "claim(G1): first" in text and "claim(G2): second" in text and "unrelated" not in text
@@ -396,7 +396,7 @@ def test_force_push_rebaselines_without_repinging_old_claims(team: Harness) -> N
     assert len(team.events("ping")) == 4
 
     team.git.push("claim(G3): third")
-    assert team.tick(1) == [("adversary", "ping"), ("second", "ping"), ("", "gate")]
+    assert team.tick(1) == [("", "gate"), ("adversary", "ping"), ("second", "ping")]
     for name in ("adversary", "second"):
         texts = received(team, name)
         assert len(texts) == 3 and "claim(G3): third" in texts[2]
@@ -413,7 +413,7 @@ def test_claim_on_top_of_a_force_push_still_pings(team: Harness) -> None:
     # The builder fixes a typo inside its pushed G1 commit (same subject), claims G2 on top and
     # force-pushes: G1 is old news, G2 is new.
     team.git.rewrite(base, ("claim(G1): parser", {"parser.txt": "fixed typo\n"}), "claim(G2): lexer")
-    assert team.tick(1) == [("", "history-rewritten"), ("adversary", "ping"), ("second", "ping"), ("", "gate")]
+    assert team.tick(1) == [("", "history-rewritten"), ("", "gate"), ("adversary", "ping"), ("second", "ping")]
     for name in ("adversary", "second"):
         texts = received(team, name)
         assert len(texts) == 2 and "claim(G2): lexer" in texts[1] and "G1" not in texts[1]

@@ -11,10 +11,12 @@ of the latest claim) for per-gate token records. Nothing happens after SEQUENCE-
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
-from agent_orchestrator.handoff.markers import claim_label
+from agent_orchestrator.agents.messages import sanitize
+from agent_orchestrator.handoff.markers import claim_label, review_verdict
 from agent_orchestrator.watchdog.model import Action, CommitView, GateChange, Note, Send, Step, Tick
 
 
@@ -23,18 +25,55 @@ def _pattern(regex: str) -> re.Pattern[str]:
     return re.compile(regex, re.IGNORECASE | re.MULTILINE)
 
 
-def ping_text(kind: str, commits: list[CommitView]) -> str:
-    """The message an agent gets for new claim / review commits, or an inbox change."""
-    listed = "; ".join(f"{c.sha[:8]} {c.subject}" for c in commits)
+def commit_line(commit: CommitView) -> str:
+    """How a commit is listed in a message: short sha and subject (made safe to paste)."""
+    return f"{commit.sha[:8]} {sanitize(commit.subject)}"
+
+
+def ping_text(kind: str, items: Sequence[str], *, again: bool = False) -> str:
+    """The message an agent gets for claim / review commits (`items`: `commit_line`s).
+
+    `again` is the re-announcement a restarted agent gets for work still open for it.
+    """
+    listed = "; ".join(items)
+    head = "Watchdog: you were restarted; still open for you on origin/main" if again else f"Watchdog: new {kind} on origin/main"
     if kind == "claim":
-        return (f"Watchdog: new claim on origin/main: {listed}. git pull, review the claimed gate "
+        return (f"{head}: {listed}. git pull, review the claimed gate "
                 f"(run the tests yourself), then commit and push your verdict as review(<gate>): PASS or FAIL — <reason>.")
-    return f"Watchdog: new review on origin/main: {listed}. git pull, read the verdict and act on it (fix a FAIL, move on after a PASS)."
+    return f"{head}: {listed}. git pull, read the verdict and act on it (fix a FAIL, move on after a PASS)."
 
 
 def inbox_text(path: str) -> str:
     """The ping for a changed inbox file."""
-    return f"Watchdog: your inbox {path} changed on origin/main. git pull and read it."
+    return f"Watchdog: your inbox {sanitize(path)} changed on origin/main. git pull and read it."
+
+
+def render(kind: str, topic: str, items: Sequence[str]) -> str | None:
+    """The text of a waiting message whose `items` grew (two pings merged), or None when the
+    topic does not merge by items."""
+    if topic in ("claim", "review"):
+        return ping_text(topic, items, again=kind == "reannounce")
+    return None
+
+
+def _entry(commit: CommitView) -> str:
+    return f"{commit.ts:.0f} {commit.sha} {commit.subject}"
+
+
+def _ts(entry: str | None) -> float:
+    return float(entry.split(" ", 1)[0]) if entry else float("-inf")
+
+
+def open_work(claims: Mapping[str, str], reviews: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(claims with no review after them, reviews with no claim after them) as `commit_line`s,
+    from the latest claim and review per gate: what reviewers and the builder still owe."""
+    def line(entry: str) -> str:
+        _, sha, subject = entry.split(" ", 2)
+        return f"{sha[:8]} {sanitize(subject)}"
+
+    unreviewed = [line(c) for g, c in sorted(claims.items(), key=lambda kv: _ts(kv[1])) if _ts(c) > _ts(reviews.get(g))]
+    unanswered = [line(r) for g, r in sorted(reviews.items(), key=lambda kv: _ts(kv[1])) if _ts(r) >= _ts(claims.get(g))]
+    return unreviewed, unanswered
 
 
 def handoff(tick: Tick) -> Step:
@@ -82,18 +121,28 @@ def handoff(tick: Tick) -> Step:
         for agent in targets:
             if ending and agent in loop_agents:
                 continue
-            actions.append(Send(agent, ping_text(kind, found), "ping", f"{kind}: {found[-1].subject}"))
+            items = tuple(commit_line(c) for c in found)
+            actions.append(Send(agent, ping_text(kind, items), "ping", f"{kind}: {sanitize(found[-1].subject)}", topic=kind, items=items))
     gate, gate_started = hs.gate, hs.gate_started
+    open_claims, open_reviews = dict(hs.claims), dict(hs.reviews)
     for commit in claims:
         label = claim_label(commit.subject)
+        if label:
+            open_claims[label] = _entry(commit)
         if label and label != gate:
             actions.append(GateChange(tick.phase.phase_id, gate, label, f"gate {label} claimed ({commit.sha[:8]})"))
             gate, gate_started = label, tick.now
+    for commit in reviews:
+        verdict = review_verdict(commit.subject)
+        if verdict is not None:
+            open_reviews[verdict[0]] = _entry(commit)
     if ph.index != tick.phase.index or ph.complete:
         gate = gate_started = None  # the phase ended this tick; its gate ended with it
+        open_claims, open_reviews = {}, {}
     for path, agent in handoff_cfg.inboxes.items():
         blob = git.inbox_blobs.get(path)
         if blob is not None and blob != baseline.get(path):
-            actions.append(Send(agent, inbox_text(path), "ping", f"inbox {path} changed"))
-    hs = replace(hs, inbox=dict(git.inbox_blobs), last_seen=git.head, gate=gate, gate_started=gate_started)
+            actions.append(Send(agent, inbox_text(path), "ping", f"inbox {sanitize(path)} changed", topic=f"inbox:{path}"))
+    hs = replace(hs, inbox=dict(git.inbox_blobs), last_seen=git.head, gate=gate, gate_started=gate_started,
+                 claims=open_claims, reviews=open_reviews)
     return Step(replace(state, handoff=hs), tuple(actions))

@@ -1,4 +1,4 @@
-"""CLI requests (signal tick): apply what `restart`, `pause`, `resume` and `phase` asked for.
+"""CLI requests (signal tick): apply what `restart`, `pause`, `resume`, `phase` and `send` asked for.
 
 Verbs never write the watchdog's state; they drop a request file and the next tick applies it
 here. Each request is applied once: its id joins `requests_done` in the same state that carries
@@ -8,8 +8,9 @@ its effect, and the driver removes the file only after that state is saved.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
-from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Step, Tick
+from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Send, SendKind, Step, Tick
 from agent_orchestrator.watchdog.policies.phases import restart_loop_agents, set_phase
 from agent_orchestrator.watchdog.policies.starts import on_start
 
@@ -43,6 +44,9 @@ def requests(tick: Tick) -> Step:
             state, starts = restart_loop_agents(tick, state, why)
             actions.append(PhaseChange(None, request.index, False, why, resumed=loop.phases[request.index].id, by_hand=True))
             actions += starts
+        elif request.action == "send" and request.text.strip() and tick.config.agent(name) is not None:
+            kind = cast(SendKind, request.kind if request.kind in ("send", "flag", "fix") else "send")
+            actions.append(Send(name, request.text, kind, request.why or f"{kind} by request"))
         else:
-            actions.append(Note(name, "request-refused", f"unknown request {request.action!r} ({request.id})"))
+            actions.append(Note(name, "request-refused", f"unknown or incomplete request {request.action!r} ({request.id})"))
     return Step(replace(state, requests_done=tuple(done[-KEEP_DONE:])), tuple(actions))

@@ -37,6 +37,7 @@ from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.screen.detect import PaneState, classify
 from agent_orchestrator.screen.patterns import screen_patterns
 from agent_orchestrator.watchdog.events import EventLog
+from agent_orchestrator.watchdog.lock import lock_holder
 from agent_orchestrator.watchdog.requests import request_watchdog
 from agent_orchestrator.watchers.decisions import (
     Decision,
@@ -210,8 +211,14 @@ class IssueRunWatcher:
             assert commit is not None
             decision = self._decision(verdict, entity, f"fix:{commit}", inputs, now)
             if not self.ledger.has(decision.id):
-                sent = self.send(self.runtime, agent.session or "", fix_prompt(issue, commit, ci_line, len(fixed) + 1, budget),
-                                 self.ctx.config.backend_of(agent), attempts=self.ctx.config.watchdog.delivery_attempts)
+                prompt = fix_prompt(issue, commit, ci_line, len(fixed) + 1, budget)
+                if self.send is deliver and lock_holder(self.ctx.log_dir) is not None:
+                    # The watchdog's outbox types it in when the agent's turn is over.
+                    request_watchdog(self.ctx.log_dir, "send", agent.name, text=prompt, kind="fix", why=f"fix-forward for issue {issue}")
+                    sent = DeliveryResult(True, 0, confirmed_by="outbox")
+                else:
+                    sent = self.send(self.runtime, agent.session or "", prompt, self.ctx.config.backend_of(agent),
+                                     attempts=self.ctx.config.watchdog.delivery_attempts)
                 if not sent.ok:
                     report.notes.append(f"issue {issue}: fix-forward not delivered to {agent.name}: {sent.reason} (retrying)")
                     self._save(issue, run, update)

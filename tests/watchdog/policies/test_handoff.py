@@ -8,7 +8,7 @@ import pytest
 
 from agent_orchestrator.config import Config
 from agent_orchestrator.watchdog.model import Action, CommitView, GateChange, GitView, Note, Send
-from agent_orchestrator.watchdog.policies.handoff import handoff, inbox_text, ping_text
+from agent_orchestrator.watchdog.policies.handoff import commit_line, handoff, inbox_text, ping_text
 from agent_orchestrator.watchdog.state import HandoffState, PhaseState, WatchdogState
 from tests.support.policies import NOW, state_of, tick
 
@@ -26,15 +26,25 @@ CLAIM2 = commit("d", "feat: claim(G2) lexer")
 
 
 def claim_pings(*commits: CommitView, to: tuple[str, ...] = ("adversary", "second")) -> tuple[Send, ...]:
-    return tuple(Send(agent, ping_text("claim", list(commits)), "ping", f"claim: {commits[-1].subject}") for agent in to)
+    items = tuple(commit_line(c) for c in commits)
+    return tuple(Send(agent, ping_text("claim", items), "ping", f"claim: {commits[-1].subject}", topic="claim", items=items) for agent in to)
 
 
 def review_ping(*commits: CommitView) -> Send:
-    return Send("builder", ping_text("review", list(commits)), "ping", f"review: {commits[-1].subject}")
+    items = tuple(commit_line(c) for c in commits)
+    return Send("builder", ping_text("review", items), "ping", f"review: {commits[-1].subject}", topic="review", items=items)
 
 
-INBOX_PING = Send("builder", inbox_text(INBOX), "ping", f"inbox {INBOX} changed")
+INBOX_PING = Send("builder", inbox_text(INBOX), "ping", f"inbox {INBOX} changed", topic=f"inbox:{INBOX}")
 G1 = GateChange("p1", None, "G1", "gate G1 claimed (aaaaaaaa)")
+
+
+def entry(c: CommitView) -> str:
+    """How the handoff state keeps a gate's latest claim or review."""
+    return f"{c.ts:.0f} {c.sha} {c.subject}"
+
+
+AGAIN = commit("e", "claim(G1): again")
 
 # (state, git, actions, handoff state after)
 HANDOFF: list[Any] = [
@@ -43,11 +53,13 @@ HANDOFF: list[Any] = [
     # the observer hands over, on first sight, the recent history: what was pushed since the run
     # started is new (a claim that beat the first fetch is still pinged), older commits are not
     pytest.param(state_of(), GitView(ok=True, head="h1", commits=(CLAIM,), inbox_blobs={INBOX: "x"}), (*claim_pings(CLAIM), G1),
-                 HandoffState(last_seen="h1", inbox={INBOX: "x"}, gate="G1", gate_started=NOW), id="first-sight-claim-since-the-run-started"),
+                 HandoffState(last_seen="h1", inbox={INBOX: "x"}, gate="G1", gate_started=NOW, claims={"G1": entry(CLAIM)}),
+                 id="first-sight-claim-since-the-run-started"),
     pytest.param(WatchdogState(run_started=NOW - 60), GitView(ok=True, head="h1", commits=(commit("o", "claim(G0): old", NOW - 61),)), (),
                  HandoffState(last_seen="h1"), id="first-sight-claim-before-the-run-is-history"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0")), GitView(ok=True, head="h2", commits=(CLAIM, WIP, REVIEW)),
-                 (*claim_pings(CLAIM), review_ping(REVIEW), G1), HandoffState(last_seen="h2", gate="G1", gate_started=NOW),
+                 (*claim_pings(CLAIM), review_ping(REVIEW), G1),
+                 HandoffState(last_seen="h2", gate="G1", gate_started=NOW, claims={"G1": entry(CLAIM)}, reviews={"G0": entry(REVIEW)}),
                  id="claim-pings-every-reviewer-review-pings-the-builder"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h2")), GitView(ok=True, head="h2"), (), HandoffState(last_seen="h2"),
                  id="no-new-commits-no-ping"),
@@ -56,13 +68,14 @@ HANDOFF: list[Any] = [
     pytest.param(state_of(handoff=HandoffState(last_seen="h0", gate="G1", gate_started=NOW - 100)),
                  GitView(ok=True, head="h1", commits=(CLAIM2,)),
                  (*claim_pings(CLAIM2), GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")),
-                 HandoffState(last_seen="h1", gate="G2", gate_started=NOW), id="next-gate-replaces-the-one-in-flight"),
+                 HandoffState(last_seen="h1", gate="G2", gate_started=NOW, claims={"G2": entry(CLAIM2)}), id="next-gate-replaces-the-one-in-flight"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0", gate="G1", gate_started=NOW - 100)),
-                 GitView(ok=True, head="h1", commits=(commit("e", "claim(G1): again"),)), claim_pings(commit("e", "claim(G1): again")),
-                 HandoffState(last_seen="h1", gate="G1", gate_started=NOW - 100), id="same-gate-reclaimed-no-gate-change"),
+                 GitView(ok=True, head="h1", commits=(AGAIN,)), claim_pings(AGAIN),
+                 HandoffState(last_seen="h1", gate="G1", gate_started=NOW - 100, claims={"G1": entry(AGAIN)}), id="same-gate-reclaimed-no-gate-change"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0")), GitView(ok=True, head="h1", commits=(CLAIM, CLAIM2)),
                  (*claim_pings(CLAIM, CLAIM2), G1, GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")),
-                 HandoffState(last_seen="h1", gate="G2", gate_started=NOW), id="two-claims-one-ping-two-gates"),
+                 HandoffState(last_seen="h1", gate="G2", gate_started=NOW, claims={"G1": entry(CLAIM), "G2": entry(CLAIM2)}),
+                 id="two-claims-one-ping-two-gates"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h1", inbox={INBOX: "blob1"})), GitView(ok=True, head="h2", inbox_blobs={INBOX: "blob1"}),
                  (), HandoffState(last_seen="h2", inbox={INBOX: "blob1"}), id="inbox-unchanged"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h1", inbox={INBOX: "blob1"})), GitView(ok=True, head="h3", inbox_blobs={INBOX: "blob2"}),
@@ -79,7 +92,7 @@ HANDOFF: list[Any] = [
     pytest.param(state_of(handoff=HandoffState(last_seen="old")),
                  GitView(ok=True, head="f" * 40, rewritten=True, commits=(CLAIM,)),
                  (Note("", "history-rewritten", "origin/main was rewritten; re-baselined at ffffffff without re-pinging"), *claim_pings(CLAIM), G1),
-                 HandoffState(last_seen="f" * 40, gate="G1", gate_started=NOW), id="force-push-with-new-work-pings-that-work"),
+                 HandoffState(last_seen="f" * 40, gate="G1", gate_started=NOW, claims={"G1": entry(CLAIM)}), id="force-push-with-new-work-pings-that-work"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0"), phase=PhaseState(complete=True)),
                  GitView(ok=True, head="h1", commits=(commit("a", "claim(G9)"),)), (), HandoffState(last_seen="h0"),
                  id="stopped-after-sequence-complete"),
@@ -87,7 +100,8 @@ HANDOFF: list[Any] = [
     # persistent reviewer is still pinged
     pytest.param(state_of(handoff=HandoffState(last_seen="h0"), phase=PhaseState(done_seen_at=NOW - 10)),
                  GitView(ok=True, head="h1", commits=(CLAIM, REVIEW)), (*claim_pings(CLAIM, to=("second",)), G1),
-                 HandoffState(last_seen="h1", gate="G1", gate_started=NOW), id="ending-phase-no-ping-to-loop-agents"),
+                 HandoffState(last_seen="h1", gate="G1", gate_started=NOW, claims={"G1": entry(CLAIM)}, reviews={"G0": entry(REVIEW)}),
+                 id="ending-phase-no-ping-to-loop-agents"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0")), GitView(ok=True, head=None), (), HandoffState(last_seen="h0"),
                  id="empty-repo"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0")), None, (), HandoffState(last_seen="h0"), id="no-fetch-this-tick"),
@@ -103,11 +117,13 @@ def test_handoff(loop_config: Config, state: WatchdogState, git: GitView | None,
 
 
 def test_ping_texts_name_the_matching_commits() -> None:
-    claim = ping_text("claim", [CLAIM])
+    claim = ping_text("claim", [commit_line(CLAIM)])
     assert "aaaaaaaa claim(G1): parser" in claim and "review(<gate>): PASS or FAIL" in claim and "wip" not in claim
-    review = ping_text("review", [REVIEW])
+    review = ping_text("review", [commit_line(REVIEW)])
     assert "cccccccc Review(G0): PASS" in review and "fix a FAIL" in review
-    assert "aaaaaaaa claim(G1): parser; dddddddd feat: claim(G2) lexer" in ping_text("claim", [CLAIM, CLAIM2])
+    assert "aaaaaaaa claim(G1): parser; dddddddd feat: claim(G2) lexer" in ping_text("claim", [commit_line(CLAIM), commit_line(CLAIM2)])
+    again = ping_text("claim", [commit_line(CLAIM)], again=True)
+    assert again.startswith("Watchdog: you were restarted; still open for you on origin/main: aaaaaaaa claim(G1)")
     assert inbox_text(INBOX) == f"Watchdog: your inbox {INBOX} changed on origin/main. git pull and read it."
 
 

@@ -11,12 +11,12 @@ from agent_orchestrator.config import Config
 from agent_orchestrator.watchdog.decide import decide
 from agent_orchestrator.watchdog.model import Action, Note, PhaseChange, Request, Start
 from agent_orchestrator.watchdog.policies.requests import KEEP_DONE, requests
-from agent_orchestrator.watchdog.state import AgentState, HandoffState, LimitWindow, Pending, PhaseState, WatchdogState
+from agent_orchestrator.watchdog.state import AgentState, HandoffState, LimitWindow, Message, PhaseState, WatchdogState
 from tests.support.policies import NOW, facts, kinds, observation, state_of, tick
 
 HELD = AgentState(idle_since=NOW - 900, facts=facts(), last_start=NOW - 700, restarts=(NOW - 300, NOW - 200, NOW - 100), failed_starts=3,
                   next_restart_at=NOW + 40, needs_human="3 restarts within 600s", limit=LimitWindow("b", None, NOW + 60, NOW - 60),
-                  pending=(Pending("t", "ping", "r", NOW - 5),), dialogs_answered=2, nudged_phase="p1", next_wake_at=NOW + 10)
+                  outbox=(Message("m1", "nudge", "t", "r", NOW - 5, "d"),), dialogs_answered=2, nudged_phase="p1", next_wake_at=NOW + 10)
 CLEARED = AgentState(idle_since=NOW, last_start=NOW, nudged_phase="p1", next_wake_at=NOW + 10)  # a clean slate, not yet started
 DONE_P2 = PhaseState(index=1, started=NOW - 900, complete=True, completed_at=NOW - 60, on_complete="started", on_complete_phases=2)
 BY_HAND = "phase set by hand (redo p1)"
@@ -27,7 +27,7 @@ SET_P1 = (PhaseChange(None, 0, False, BY_HAND, resumed="p1", by_hand=True),
 def restarted_loop(state: WatchdogState) -> WatchdogState:
     """The loop agents as a phase set by hand leaves them: started fresh now (not counted)."""
     for name in ("builder", "adversary"):
-        state = state.update_agent(name, last_start=NOW, idle_since=NOW, facts=None, last_activity=None, dialogs_answered=0, pending=())
+        state = state.update_agent(name, last_start=NOW, idle_since=NOW, facts=None, last_activity=None, dialogs_answered=0)
     return state
 
 
@@ -51,9 +51,9 @@ REQUESTS: list[Any] = [
                  (Note("", "request-refused", "phase index 2 is not in [loop].phases"),), state_of(phase=DONE_P2), id="phase-out-of-range"),
     pytest.param(state_of(phase=DONE_P2), [Request("r1", "phase", index=-1)],
                  (Note("", "request-refused", "phase index -1 is not in [loop].phases"),), state_of(phase=DONE_P2), id="phase-negative"),
-    pytest.param(state_of(), [Request("r1", "reboot", "second")], (Note("second", "request-refused", "unknown request 'reboot' (r1)"),),
+    pytest.param(state_of(), [Request("r1", "reboot", "second")], (Note("second", "request-refused", "unknown or incomplete request 'reboot' (r1)"),),
                  state_of(), id="unknown-action"),
-    pytest.param(state_of(), [Request("r1", "phase")], (Note("", "request-refused", "unknown request 'phase' (r1)"),), state_of(),
+    pytest.param(state_of(), [Request("r1", "phase")], (Note("", "request-refused", "unknown or incomplete request 'phase' (r1)"),), state_of(),
                  id="phase-without-an-index"),
     pytest.param(state_of(), [Request("r1", "pause", "second"), Request("r2", "resume", "second")],
                  (Note("second", "pause", "paused by hand"), Note("second", "resume", "resumed by hand")),
