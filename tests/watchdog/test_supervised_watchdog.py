@@ -59,10 +59,12 @@ def test_a_killed_watchdog_is_back_at_once_and_status_says_so(tmp_path: Path, so
         assert wait_until(lambda: holder(log_dir) is not None, timeout=60), "the watchdog never took the lock"
         first = holder(log_dir)
         assert first is not None
+        # The lock is taken before the start is logged: kill only a watchdog that has said it started.
+        assert wait_until(lambda: len(events(log_dir, "watchdog-start")) == 1, timeout=60), list(read_events(log_dir))
         os.kill(first, signal.SIGKILL)
         assert wait_until(lambda: holder(log_dir) not in (None, first), timeout=60), "no watchdog came back after SIGKILL"
         second = holder(log_dir)
-        assert wait_until(lambda: len(events(log_dir, "watchdog-start")) == 2, timeout=60), read_events(log_dir)
+        assert wait_until(lambda: len(events(log_dir, "watchdog-start")) == 2, timeout=60), list(read_events(log_dir))
         record = supervision(project.spec_dir, project.config.watchdog_session)
         assert record is not None and record["restarts"] == 1 and record["last_exit"] == 128 + signal.SIGKILL
         assert "watchdog: restarted 1× by its launcher (last exit 137)" in status(path)
@@ -87,11 +89,11 @@ def test_a_watchdog_restarted_on_a_broken_edit_runs_on_the_last_good_config(tmp_
         os.kill(first, signal.SIGKILL)
         assert wait_until(lambda: holder(log_dir) not in (None, first), timeout=60), "no watchdog came back on the broken edit"
         assert wait_until(lambda: any("started on the last good config" in e.get("reason", "") for e in events(log_dir, "config-invalid")),
-                          timeout=60), read_events(log_dir)
+                          timeout=60), list(read_events(log_dir))
         # It keeps healing on the last good config: kill alice's pane process; she is started again.
         before = project.runtime.agent_pid(project.config.agents[0].session or "")
         assert before is not None
         os.kill(before, signal.SIGKILL)
-        assert wait_until(lambda: any(e.get("agent") == "alice" for e in events(log_dir, "heal")), timeout=60), read_events(log_dir)
+        assert wait_until(lambda: any(e.get("agent") == "alice" for e in events(log_dir, "heal")), timeout=60), list(read_events(log_dir))
     finally:
         project.down()
