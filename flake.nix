@@ -24,14 +24,16 @@
         ]);
       in
       {
-        # `nix develop`: Python 3.11 with the runtime and test dependencies, tmux, git and
-        # Node.js (for the Claude Code / Codex CLIs the rehearsals install into .cache/npm).
+        # `nix develop`: Python 3.11 with the runtime and test dependencies, tmux, git,
+        # Node.js (for the Claude Code / Codex CLIs the rehearsals install into .cache/npm) and
+        # OpenSSH (ssh to [[host]]s; its sshd is host `b` of the multi-host tests).
         devShells.default = pkgs.mkShell {
           packages = [
             pythonEnv
             pkgs.tmux
             pkgs.git
             pkgs.nodejs_20
+            pkgs.openssh
           ];
           shellHook = ''
             export PYTHONPATH="$PWD''${PYTHONPATH:+:$PYTHONPATH}"

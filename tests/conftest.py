@@ -47,3 +47,19 @@ def codex() -> str:
     from tests.support.clis import pinned_cli
 
     return pinned_cli("codex")
+
+
+@pytest.fixture
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A private sshd on 127.0.0.1 and a free port (tests/support/sshd.py): the host `b` of the
+    multi-host tests. Skips, with the reason, only when sshd cannot run here. Stopped (every
+    connection killed, so ssh master connections end too) after the test."""
+    from tests.support.sshd import Sshd, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()

@@ -7,6 +7,16 @@
 # .cache/cli by the tests that need them (scripts/ensure-claude.sh, scripts/ensure-codex.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Host `b` of the multi-host tests is a private sshd on 127.0.0.1 (tests/support/sshd.py; nothing of
+# the system's ssh config is used or touched): install the Debian package when sshd is missing —
+# as root, or through passwordless sudo. Without it those tests skip and say why.
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(false); fi
+    install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server)
+    echo "== apt-get install openssh-server (host b of the multi-host tests)" >&2
+    "${install[@]}" >&2 || { "${as_root[@]}" apt-get update -q >&2 && "${install[@]}" >&2; } \
+        || echo "openssh-server could not be installed (not root, no sudo?): the multi-host tests will skip" >&2
+fi
 python="$(scripts/bootstrap.sh)"
 venv="$(dirname "$python")"
 echo "== ruff check" >&2

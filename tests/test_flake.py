@@ -18,7 +18,7 @@ def test_flake_parses_and_has_the_dev_shell() -> None:
     done = subprocess.run([parser, "--parse", str(FLAKE)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = FLAKE.read_text()
-    for needed in ("devShells.default", "python311", "typer", "rich", "libtmux", "tomli-w", "pkgs.tmux", "pkgs.git", "nodejs"):
+    for needed in ("devShells.default", "python311", "typer", "rich", "libtmux", "tomli-w", "pkgs.tmux", "pkgs.git", "nodejs", "pkgs.openssh"):
         assert needed in text, needed
 
 

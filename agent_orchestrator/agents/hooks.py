@@ -29,7 +29,13 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
+
+if TYPE_CHECKING:
+    from agent_orchestrator.runtime.files import Files
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data" / "hooks" / "append-event.sh"
 
@@ -73,7 +79,7 @@ def claude_settings(log_dir: Path, agent: str) -> Path:
     hooks = {event: [{"hooks": [{"type": "command", "command": str(SCRIPT), "args": [event], "timeout": timeout_of(event)}]}]
              for event in CLAUDE_EVENTS}
     path = Path(log_dir) / "hooks" / f"{agent}.claude-settings.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent, PRIVATE)
     text = json.dumps({"hooks": hooks}, indent=1)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
@@ -120,10 +126,26 @@ def trust_codex_hooks(codex_home: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
+    updated, added = codex_trusted_text(text)
+    if updated is None or updated == text:
+        return added
+    if updated.startswith(text):  # only tables appended: append them (Codex may be writing the file too)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(updated[len(text):])
+    else:
+        path.write_text(updated, encoding="utf-8")
+    return added
+
+
+def codex_trusted_text(text: str) -> tuple[str | None, list[str]]:
+    """(Codex config.toml text trusting our `-c` hooks, the events whose trust was added or
+    fixed) for a config whose text is `text`; (None, []) when it is not valid TOML or the change
+    would break it (e.g. `hooks` is an inline table there)."""
     try:
         state = tomllib.loads(text).get("hooks", {}).get("state", {})
     except tomllib.TOMLDecodeError:
-        return []
+        return None, []
     added: list[str] = []
     block = ""
     updated = text
@@ -146,20 +168,38 @@ def trust_codex_hooks(codex_home: Path) -> list[str]:
         try:
             tomllib.loads(updated)
         except tomllib.TOMLDecodeError:
-            return []
-        path.write_text(updated, encoding="utf-8")
-        text = updated
+            return None, []
     if not block:
-        return added
-    addition = ("" if not text or text.endswith("\n") else "\n") + "# agent-orchestrator: trust for its hook recorder" + block
+        return updated, added
+    addition = ("" if not updated or updated.endswith("\n") else "\n") + "# agent-orchestrator: trust for its hook recorder" + block
     try:
-        tomllib.loads(text + addition)
+        tomllib.loads(updated + addition)
     except tomllib.TOMLDecodeError:
-        return []  # e.g. `hooks` is an inline table there: appending would break the file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(addition)
-    return added
+        return None, []  # e.g. `hooks` is an inline table there: appending would break the file
+    return updated + addition, added
+
+
+def remote_hook_launch(screen: str, log_dir: PurePath, agent: str, env: dict[str, str], *, files: Files,
+                       script: str) -> tuple[list[str], dict[str, str]]:
+    """`hook_launch` for an agent on a `[[host]]`: `log_dir` is that host's, `script` the hook
+    recorder copied there (runtime/remote.py), `files` writes the settings layer / Codex trust
+    there (one call to read, one to write). Raises OSError (HostUnreachable)."""
+    extra_env = {"AO_HOOK": script, "AO_HOOK_LOG": str(PurePath(log_dir) / "hooks" / f"{agent}.jsonl")}
+    if screen == "claude":
+        hooks = {event: [{"hooks": [{"type": "command", "command": script, "args": [event], "timeout": timeout_of(event)}]}]
+                 for event in CLAUDE_EVENTS}
+        path = str(PurePath(log_dir) / "hooks" / f"{agent}.claude-settings.json")
+        files.write_texts({path: json.dumps({"hooks": hooks}, indent=1)})
+        return ["--settings", path], extra_env
+    if screen == "codex":
+        home = env.get("CODEX_HOME") or str(PurePath(env.get("HOME") or "~") / ".codex")
+        config = str(PurePath(home) / "config.toml")
+        text = files.read_texts([config]).get(config) or ""
+        updated, _ = codex_trusted_text(text)
+        if updated is not None and updated != text:
+            files.write_texts({config: updated})
+        return codex_args(), extra_env
+    return [], {}
 
 
 def wired(screen: str, enabled: bool) -> bool:
@@ -175,7 +215,7 @@ def hook_launch(screen: str, log_dir: Path, agent: str, env: dict[str, str]) -> 
     `CODEX_HOME`, else `$HOME/.codex`. Raises OSError when a file cannot be written.
     """
     extra_env = hook_env(log_dir, agent)
-    hook_log(log_dir, agent).parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(hook_log(log_dir, agent).parent, PRIVATE)
     if screen == "claude":
         return ["--settings", str(claude_settings(log_dir, agent))], extra_env
     if screen == "codex":

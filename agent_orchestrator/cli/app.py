@@ -31,9 +31,12 @@ from agent_orchestrator.config import ConfigError
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.owner import ForeignSession
 from agent_orchestrator.runtime.project import Project, UnknownNameError, sandbox_note
+from agent_orchestrator.runtime.ssh import HostUnreachable
 from agent_orchestrator.watchdog.lock import lock_holder
+from agent_orchestrator.watchdog.policies.budget import status_lines as budget_lines
 from agent_orchestrator.watchdog.requests import current_phase_index, paused_after_requests, request_watchdog
-from agent_orchestrator.watchdog.view import explain, held_states, supervision_note, truths, watchdog_info
+from agent_orchestrator.watchdog.state import load_state
+from agent_orchestrator.watchdog.view import explain, held_states, outboxes, supervision_note, truths, watchdog_info
 
 app = typer.Typer(
     cls=PlainFlagsGroup,
@@ -136,7 +139,7 @@ def down(ctx: typer.Context, names: list[str] | None = typer.Argument(None, help
     except UnknownNameError as exc:
         fail(str(exc), EXIT_USAGE)
     out.print(render.outcome_table(outcomes))
-    stopped = [o.name for o in outcomes if o.action != "skipped" and o.name in (names or ())]
+    stopped = [o.name for o in outcomes if o.action not in ("skipped", "failed") and o.name in (names or ())]
     for name in stopped:  # the running watchdog would otherwise heal what was just stopped
         request_watchdog(proj.log_dir, "pause", name)
     if stopped:
@@ -169,10 +172,14 @@ def status(
     panes = proj.runtime.observe()
     doing = truths(proj.log_dir)
     held = held_states(proj.log_dir)
+    queued = outboxes(proj.log_dir, time.time())
     rows = [render.with_held(r, held.get(r.name)) for r in proj.status(panes)] + [proj.watchdog_status(panes)]
     flags = watchers_cli.open_flags(proj.config)
     info = watchdog_info(proj.log_dir, proj.config.watchdog_session)
     server = proj.config.defaults.tmux_socket or "default tmux server"
+    budget = load_state(proj.log_dir).budget  # token budgets as the last tick saw them
+    budget_cfg = proj.config.watchdog.token_budget
+    budget_notes = budget_lines(budget, budget_cfg.warn if budget_cfg is not None else 1.0)
     if as_json:
         payload = {
             "config": str(proj.config.path),
@@ -180,14 +187,23 @@ def status(
             "tmux_socket": proj.config.defaults.tmux_socket,
             "agents": [{**r.to_dict(), "held": held[r.name].detail if r.name in held else None,
                         **({"doing": doing[r.name].state, "source": doing[r.name].source} if r.name in doing else {}),
+                        **({"queued": [q.to_dict() for q in queued.get(r.name, ())]} if proj.config.agent(r.name) is not None else {}),
                         **({"open_flags": flags[r.name]} if flags and r.name in flags else {})} for r in rows],
             "watchdog": info,
+            "unreachable": proj.unreachable(),  # [[host]] → why it did not answer
+            "budget": {"used": dict(budget.used), "limits": dict(budget.limits), "held": budget.held or None,
+                       "held_agents": list(budget.held_agents), "notes": budget_notes},
         }
         out.print_json(json.dumps(payload))
         return
     out.print(f"[bold]{proj.config.path}[/bold] — {render.summary(proj.config)} — tmux: {server}")
-    out.print(render.status_table(proj.config, rows, flags=flags, doing=doing))
-    for line in render.status_notes(rows, held):
+    out.print(render.status_table(proj.config, rows, flags=flags, doing=doing, queued=queued))
+    for line in render.status_notes(rows, held, queued):
+        out.print(line, markup=False)
+    for host, reason in sorted(proj.unreachable().items()):
+        on = ", ".join(r.name for r in rows if r.host == host)
+        out.print(f"host {host} unreachable ({reason}): {on or 'no agents'} unknown until it answers", markup=False)
+    for line in budget_notes:
         out.print(line, markup=False)
     note = supervision_note(info, time.time())
     if note:
@@ -210,11 +226,15 @@ def attach(ctx: typer.Context, name: str = typer.Argument(..., help="Agent or se
     owner = proj.runtime.owner_of(session)
     if owner is not None:
         fail(f"{name}: not attaching: {ForeignSession(session, owner)}")
-    if not proj.runtime.has_session(session):
+    try:
+        running = proj.runtime.has_session(session)
+    except TmuxError as exc:  # a [[host]] that does not answer
+        fail(f"{name}: not attaching: {exc}")
+    if not running:
         fail(f"{name} is not running (session {session}); start it with `agents up {name}`")
-    inside_same_server = os.environ.get("TMUX") and not proj.config.defaults.tmux_socket
-    verb = ["switch-client", "-t", f"={session}"] if inside_same_server else ["attach-session", "-t", f"={session}"]
-    argv = proj.runtime.base_argv() + verb
+    remote = proj.config.host_of(unit) is not None
+    inside_same_server = os.environ.get("TMUX") and not proj.config.defaults.tmux_socket and not remote
+    argv = [*proj.runtime.base_argv(), "switch-client", "-t", f"={session}"] if inside_same_server else proj.attach_argv(unit)
     os.execvp(argv[0], argv)
 
 
@@ -276,6 +296,8 @@ def logs(
         fail(str(exc), EXIT_USAGE)
     except ForeignSession as exc:
         fail(f"{name}: not shown: {exc}")
+    except HostUnreachable as exc:
+        fail(f"{name}: not shown: {exc}")
     except TmuxError:
         fail(f"{name} is not running; nothing to show")
     for row in rows:
@@ -290,10 +312,8 @@ def watchdog(ctx: typer.Context, once: bool = typer.Option(False, "--once", help
     from agent_orchestrator.watchdog.driver import Watchdog
     from agent_orchestrator.watchdog.lock import LockHeld
 
-    config = common.load_readonly(ctx)  # a watchdog restarted mid-run on a broken edit runs on the last good config
-    if not (isinstance(ctx.obj, dict) and ctx.obj.get("last_good")):
-        config.remember()
-    try:
+    common.load_readonly(ctx)  # refuses (exit 2) when neither the file nor a last good copy validates
+    try:  # the Watchdog remembers the file as the last good config, unless it defers its edit (identity_changes)
         Watchdog(config_path(ctx)).run(once=once, lock_wait=lock_wait)
     except LockHeld as exc:
         fail(str(exc))

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,14 +25,28 @@ def run(
         help="Path of the Claude Code CLI (default: the pinned version of the tested matrix: PATH's if it is that version, "
              "else .cache/cli/claude-code@<version>; AO_CLI_PINS=previous for the previous pin)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON at the end."),
+    host: list[str] = typer.Option([], "--host", metavar="NAME=DEST",
+                                   help="A [[host]] for the run: NAME=ssh destination (its log_dir: the sandbox's path, created there)."),
+    on: list[str] = typer.Option([], "--on", metavar="UNIT=HOST", help="Run this agent or service on that --host."),
 ) -> None:
     """Run EXAMPLE in a sandbox to its end state, print status, phase and tokens, clean up."""
     from agent_orchestrator.rehearsal.runner import RehearsalError, run_rehearsal
 
+    hosts: dict[str, dict[str, Any]] = {}
+    placement: dict[str, str] = {}
+    for flag, values in (("--host", host), ("--on", on)):
+        for value in values:
+            name, sep, other = value.partition("=")
+            if not sep or not name or not other:
+                common.fail(f"{flag} {value!r}: expected NAME=VALUE", common.EXIT_USAGE)
+            if flag == "--host":
+                hosts[name] = {"ssh": other}
+            else:
+                placement[name] = other
     # SIGTERM unwinds like Ctrl-C, so the sandbox is torn down either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        result = run_rehearsal(example, timeout=timeout, keep=keep, claude=claude,
+        result = run_rehearsal(example, timeout=timeout, keep=keep, claude=claude, hosts=hosts, placement=placement,
                                progress=lambda line: common.err.print(line, markup=False, highlight=False))
     except RehearsalError as exc:
         common.fail(str(exc), common.EXIT_USAGE)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # annotations only: `tokens --scan` renders without loading t
     from agent_orchestrator.config.schema import Config
     from agent_orchestrator.runtime.project import Outcome, UnitStatus
     from agent_orchestrator.truth.model import Truth
+    from agent_orchestrator.watchdog.view import Queued
 
 _STATE_STYLE = {
     "running": "green",
@@ -69,10 +70,15 @@ def state_text(row: UnitStatus) -> Text:
     return Text(state_label(row), style=_STATE_STYLE.get(row.hold or row.state, ""))
 
 
-def status_notes(rows: Sequence[UnitStatus], held: Mapping[str, object]) -> list[str]:
-    """The lines under the `status` table: each hold with its detail, each unit whose session
-    belongs to another project, each disabled unit that still runs."""
+def status_notes(rows: Sequence[UnitStatus], held: Mapping[str, object], queued: Mapping[str, Sequence[Queued]] | None = None) -> list[str]:
+    """The lines under the `status` table: each hold with its detail, each agent whose next
+    message waits for a person (`watchdog.view.Queued.person`: text typed in its input box…),
+    each unit whose session belongs to another project, each disabled unit that still runs."""
     lines = [f"{name}: {getattr(h, 'state', '')} — {getattr(h, 'detail', '')}" for name, h in held.items()]
+    for name, messages in (queued or {}).items():
+        if messages and messages[0].person:
+            lines.append(f"{name}: {len(messages)} message{'s' if len(messages) != 1 else ''} queued, waiting: {messages[0].waiting} "
+                         f"(`agents status --why {name}` lists them)")
     for row in rows:
         if row.state == "foreign":
             lines.append(f"{row.name}: session {row.session} belongs to another project ({row.owner}); "
@@ -93,19 +99,32 @@ def doing_text(truth: Truth | None) -> Text:
     return Text(truth.label, style=_DOING_STYLE.get(truth.state, ""))
 
 
+def queued_text(messages: Sequence[Queued]) -> Text:
+    """The `queued` cell: how many messages wait in the agent's outbox (`2`), `1 held` in yellow
+    when the next one waits for a person, `-` for none."""
+    if not messages:
+        return Text("-", style="dim")
+    if messages[0].person:
+        return Text(f"{len(messages)} held", style="bold yellow")
+    return Text(str(len(messages)))
+
+
 def status_table(config: Config, rows: Sequence[UnitStatus], flags: Mapping[str, int] | None = None,
-                 doing: Mapping[str, Truth] | None = None) -> Table:
+                 doing: Mapping[str, Truth] | None = None, queued: Mapping[str, Sequence[Queued]] | None = None) -> Table:
     """The `status` table; with `doing` (the watchdog's verdict per agent) a `doing` column, with
+    `queued` (messages waiting in each agent's outbox) a `queued` column when any waits, with
     `flags` (open flags per watcher agent) a `flags` column."""
     table = Table(title=None, show_edge=False, header_style="bold")
     columns = ("name", "kind", "backend", "model", "watch", "session", "state", *(("doing",) if doing is not None else ()),
-               *(("flags",) if flags else ()))
+               *(("queued",) if queued else ()), *(("flags",) if flags else ()))
     for column in columns:
         table.add_column(column)
     for row in rows:
         cells: list[str | Text] = [row.name, row.kind, row.backend or "-", row.model or "-", row.watch or "-", row.session, state_text(row)]
         if doing is not None:
             cells.append(doing_text(doing.get(row.name)) if row.kind not in ("service", "watchdog") and row.state == "running" else Text("-", style="dim"))
+        if queued:
+            cells.append(queued_text(queued.get(row.name, ())))
         if flags:
             count = flags.get(row.name)
             cells.append("-" if count is None else Text(f"{count} open", style="bold yellow" if count else "dim"))

@@ -4,7 +4,8 @@
 typo in a path or a binary name is one clear line at `validate` instead of a pane that dies at
 `up` with a misleading "not found on PATH". Only what `up` would use is checked: the working
 folders of enabled agents and services, `[loop].repo`, and the executables of the backends enabled
-agents run on.
+agents run on. Units on another `[[host]]` are not checked here: their folders and CLIs are on
+that machine (its launcher says what is missing on the pane, as it does here).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def check_environment(config: Config) -> list[str]:
     """
     shown = str(config.path)
     lines: list[str] = []
-    units: list[tuple[str, str, Path | None, bool]] = [(f"agent[{i}]", a.name, a.dir, a.enabled) for i, a in enumerate(config.agents)]
-    units += [(f"service[{i}]", s.name, s.dir, s.enabled) for i, s in enumerate(config.services)]
+    units: list[tuple[str, str, Path | None, bool]] = [(f"agent[{i}]", a.name, a.dir, a.enabled) for i, a in enumerate(config.agents)
+                                                       if config.host_of(a) is None]
+    units += [(f"service[{i}]", s.name, s.dir, s.enabled) for i, s in enumerate(config.services) if config.host_of(s) is None]
     for key, name, folder, enabled in units:
         if enabled and folder is not None and not Path(folder).is_dir():
             lines.append(f"{shown}: {key}.dir: working directory {folder} does not exist (of {name}; create it or fix dir)")
@@ -66,7 +68,7 @@ def check_environment(config: Config) -> list[str]:
         lines.append(f"{shown}: loop.repo: {config.loop.repo} does not exist (the handoff clone; clone it there or fix repo)")
     users: dict[str, list[AgentConfig]] = {}
     for agent in config.agents:
-        if agent.enabled and agent.backend in config.backends:
+        if agent.enabled and agent.backend in config.backends and config.host_of(agent) is None:
             users.setdefault(agent.backend, []).append(agent)
     for name, agents in users.items():
         backend = config.backends[name]

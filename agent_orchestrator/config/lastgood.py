@@ -65,7 +65,9 @@ def index_path(config_path: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
+
+    ensure_dir(path.parent, PRIVATE)  # <log_dir>/state and the per-user index: private whatever the umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -91,6 +93,9 @@ def save(config: Config, now: float | None = None) -> Path | None:
     try:
         previous = _read_copy(path)
         if previous is None or previous[1] != config.source or previous[0].get("config") != str(config.path):
+            from agent_orchestrator.runtime.folders import SHARED, ensure_dir
+
+            ensure_dir(log_dir, SHARED)  # the first write of a project may come here: <log_dir> as `up` makes it
             _write_atomic(path, header + config.source)
         entry = json.dumps({"config": str(config.path), "log_dir": str(log_dir.resolve())})
         index = index_path(config.path)

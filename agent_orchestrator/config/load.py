@@ -16,12 +16,14 @@ from agent_orchestrator.config.fields import Context, build, show, suggest
 from agent_orchestrator.config.presets import PRESETS, merge_backend
 from agent_orchestrator.config.schema import (
     ISSUE_RUN_KEYS,
+    LOCAL_HOST,
     NOTIFY_KINDS,
     WATCHER_KEYS,
     AgentConfig,
     BackendConfig,
     Config,
     DefaultsConfig,
+    HostConfig,
     LoopConfig,
     NotifyConfig,
     ServiceConfig,
@@ -31,7 +33,7 @@ from agent_orchestrator.config.schema import (
 from agent_orchestrator.config.watcher_names import BUILTIN_WATCHERS, COMMAND, ISSUE_RUNS, is_entry_point
 from agent_orchestrator.screen.patterns import OVERRIDABLE, TABLES, parse_version
 
-TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop", "notify")
+TOP_LEVEL = ("watchdog", "defaults", "backend", "agent", "service", "loop", "notify", "host")
 KICKOFF_SLOTS = ("phase_id", "plan", "status", "role", "done_marker", "state_dir")
 # tmux turns "." and ":" in session names into "_" and ":" separates targets: keep names plain.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -106,6 +108,7 @@ def _build(raw: dict[str, Any], path: Path, ctx: Context) -> Config:
     if defaults.session_prefix is not None and not _PREFIX_RE.match(defaults.session_prefix):
         ctx.add("defaults.session_prefix", f"{show(defaults.session_prefix)} may only hold letters, digits, '-' and '_'")
     backends = _backends(_table(raw, "backend", ctx), ctx)
+    hosts = [_host(t, i, ctx) for i, t in enumerate(_array(raw, "host", ctx))]
     agents = [_agent(t, i, defaults, backends, ctx) for i, t in enumerate(_array(raw, "agent", ctx))]
     services = [_service(t, i, defaults, ctx) for i, t in enumerate(_array(raw, "service", ctx))]
     loop = build(LoopConfig, raw["loop"], "loop", ctx) if isinstance(raw.get("loop"), dict) else None
@@ -114,9 +117,60 @@ def _build(raw: dict[str, Any], path: Path, ctx: Context) -> Config:
     notify = _notify(raw["notify"], ctx) if isinstance(raw.get("notify"), dict) else None
     if "notify" in raw and not isinstance(raw["notify"], dict):
         ctx.add("notify", f"expected a table [notify], got {show(raw['notify'])}")
-    config = Config(path, watchdog, defaults, backends, agents, services, loop, notify)
+    config = Config(path, watchdog, defaults, backends, agents, services, loop, notify, hosts=hosts)
     _cross_check(config, ctx)
+    _check_hosts(config, raw, ctx)
     return config
+
+
+def _host(table: dict[str, Any], i: int, ctx: Context) -> HostConfig:
+    """`[[host]]`: a name agents can use, an ssh destination that cannot pass for an option, and
+    an absolute log_dir on that machine (nothing expands `~` there: every path is quoted)."""
+    key = f"host[{i}]"
+    host: HostConfig = build(HostConfig, table, key, ctx)
+    if isinstance(host.name, str):
+        if host.name == LOCAL_HOST:
+            ctx.add(f"{key}.name", f'"{LOCAL_HOST}" means this machine; give the host another name')
+        elif not _NAME_RE.match(host.name):
+            ctx.add(f"{key}.name", f"{show(host.name)} may only hold letters, digits, '-' and '_'")
+    if isinstance(host.ssh, str) and (not host.ssh.strip() or host.ssh.startswith("-") or any(c.isspace() for c in host.ssh)):
+        ctx.add(f"{key}.ssh", f'{show(host.ssh)} is not an ssh destination such as "me@gpu-box" (options go in ssh_options)')
+    if isinstance(host.log_dir, str) and not host.log_dir.startswith("/"):
+        ctx.add(f"{key}.log_dir", f"{show(host.log_dir)} is not an absolute path on that host (nothing expands ~ or relative paths there)")
+    if isinstance(host.python, str) and not host.python.strip():
+        ctx.add(f"{key}.python", 'expected a Python 3 executable on that host, e.g. "python3"')
+    return host
+
+
+def _check_hosts(config: Config, raw: dict[str, Any], ctx: Context) -> None:
+    """Host names are unique; every `host = "<name>"` names one; a remote unit's dir is absolute
+    (a path on that machine); watchers run next to the watchdog (they read its log_dir)."""
+    seen: dict[str, int] = {}
+    for i, host in enumerate(config.hosts):
+        if isinstance(host.name, str) and host.name in seen:
+            ctx.add(f"host[{i}].name", f"{show(host.name)} is already used by host[{seen[host.name]}]")
+        seen.setdefault(host.name, i)
+    known = [h.name for h in config.hosts if isinstance(h.name, str)]
+    tables = {"agent": raw.get("agent"), "service": raw.get("service")}
+    units: list[tuple[str, AgentConfig | ServiceConfig, dict[str, Any]]] = []
+    groups: list[tuple[str, list[AgentConfig | ServiceConfig]]] = [("agent", list(config.agents)), ("service", list(config.services))]
+    for kind, items in groups:
+        found = tables[kind]
+        raws: list[Any] = found if isinstance(found, list) else []
+        for i, unit in enumerate(items):
+            units.append((f"{kind}[{i}]", unit, raws[i] if i < len(raws) and isinstance(raws[i], dict) else {}))
+    for key, unit, table in units:
+        if unit.host is None or unit.host == LOCAL_HOST:
+            continue
+        if unit.host not in known:
+            ctx.add(f"{key}.host", f"{show(unit.host)} names no [[host]] (hosts: {', '.join(known) or 'none'}; \"{LOCAL_HOST}\" is this machine)"
+                    f"{suggest(unit.host, known)}")
+            continue
+        given = table.get("dir")
+        if isinstance(given, str) and not given.startswith("/"):
+            ctx.add(f"{key}.dir", f"{show(given)} is relative; on host {unit.host} give an absolute path")
+        if isinstance(unit, AgentConfig) and config.is_watcher(unit):
+            ctx.add(f"{key}.host", "a watcher agent runs on this machine, next to the watchdog whose log_dir it reads")
 
 
 def _notify(table: dict[str, Any], ctx: Context) -> NotifyConfig:
@@ -321,6 +375,18 @@ def _cross_check(config: Config, ctx: Context) -> None:
             _check_target(config, f"agent[{i}].notify", agent.notify, ctx)
     if config.loop is not None:
         _check_loop(config, config.loop, ctx)
+    _check_budget(config, ctx)
+
+
+def _check_budget(config: Config, ctx: Context) -> None:
+    """`[watchdog.token_budget]`: `warn` a share in (0, 1]; budgets need the ledger that counts them."""
+    budget = config.watchdog.token_budget
+    if budget is None:
+        return
+    if not 0 < budget.warn <= 1:
+        ctx.add("watchdog.token_budget.warn", f"expected a share of the budget in (0, 1], e.g. 0.8; got {show(budget.warn)}")
+    if (budget.run is not None or budget.phase is not None) and not config.watchdog.log_tokens:
+        ctx.add("watchdog.token_budget", "a token budget needs the token ledger: set [watchdog] log_tokens = true")
 
 
 def _check_target(config: Config, key: str, name: str, ctx: Context, kind: str | None = None) -> None:

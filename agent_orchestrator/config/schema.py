@@ -30,9 +30,26 @@ def opt(default: Any = None, *, doc: str = "", factory: Any = None, **meta: Any)
 
 
 KINDS = ("loop", "persistent", "task")
+LOCAL_HOST = "local"  # `host = "local"`: this machine (the default)
 WATCH_MODES = ("none", "heal", "heal+stall")
 PROMPT_DELIVERIES = ("arg", "paste", "exec")
 TOKEN_GRANULARITIES = ("gate", "phase")
+
+
+@dataclass
+class TokenBudgetConfig:
+    """`[watchdog.token_budget]`: how many tokens the run and each phase may spend.
+
+    Tokens as the ledger counts them (`tokens.ledger`): input + output + cache read + cache write,
+    the `total` column of `agents tokens`. Needs `log_tokens = true`. At `warn` of a budget a
+    `budget` event and a `status` line warn once; at the whole of it the loop agents are held
+    (needs-human, with the figure) until the budget is raised or a person runs `agents restart` /
+    `agents resume` on one of them (`watchdog/policies/budget.py`).
+    """
+
+    run: int | None = opt(None, positive=True, doc="tokens the whole run may spend (every phase since the watchdog's state began)")
+    phase: int | None = opt(None, positive=True, doc="tokens each phase may spend")
+    warn: float = opt(0.8, positive=True, doc="share of a budget (0 < warn ≤ 1) at which a `budget` event and a `status` line warn")
 
 
 @dataclass
@@ -46,6 +63,7 @@ class WatchdogConfig:
     limit_probe_fallback: float = opt(1800.0, positive=True, doc="probe interval when a usage-limit banner has no parseable reset time")
     log_tokens: bool = opt(False, doc="write per-phase (and per-gate) token records to <log_dir>/token-log.jsonl")
     token_granularity: str = opt("gate", choices=TOKEN_GRANULARITIES, doc='"gate": a record per claimed gate and per phase; "phase": per phase only')
+    token_budget: TokenBudgetConfig | None = opt(None, doc="{run, phase, warn}: token budgets; see [watchdog.token_budget]")
     start_secs: float = opt(10.0, positive=True, doc="a start that dies within this many seconds is a failed start")
     restart_backoff: float = opt(5.0, positive=True, doc="first delay after a failed start; doubles per failed start")
     restart_backoff_max: float = opt(300.0, positive=True, doc="cap on the restart backoff")
@@ -156,11 +174,32 @@ class WakeConfig:
 
 
 @dataclass
+class HostConfig:
+    """`[[host]]`: another machine whose agents run in its tmux, reached over SSH (runtime/ssh.py).
+
+    `log_dir` and `tmux_socket` are on that machine; `ssh_options` are extra `ssh` arguments (an
+    argv list, e.g. ["-p", "2222", "-i", "~/.ssh/team"]); `timeout` is how long (seconds) the host
+    may take to answer a tick's observation before it counts as unreachable.
+    """
+
+    name: str = opt(None, required=True, doc='the name agents and services use in `host = "<name>"` ("local" is this machine)')
+    ssh: str = opt(None, required=True, doc='ssh destination, e.g. "me@gpu-box" or a Host alias of ~/.ssh/config')
+    ssh_options: list[str] = opt(factory=list, doc='extra ssh arguments (argv), e.g. ["-p", "2222", "-i", "~/.ssh/team"]')
+    tmux_socket: str | None = opt(None, doc="tmux server on that host: a socket name (-L) or, with a '/', a socket path (-S); "
+                                            "default: the remote user's server")
+    log_dir: str = opt(None, required=True, doc="absolute folder on that host for launch records, hook events and scratch HOMEs "
+                                                "(created on demand)")
+    python: str = opt("python3", doc="Python 3.8+ on that host, runs the pane launcher and the file reader (no package needed there)")
+    timeout: float = opt(10.0, positive=True, doc="seconds an ssh call may take before the host counts as unreachable")
+
+
+@dataclass
 class AgentConfig:
     """`[[agent]]`: one agent in its own tmux session."""
 
     name: str = opt(None, required=True, doc="unique name; the session is session_prefix + name")
     session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
+    host: str | None = opt(None, doc='[[host]] it runs on (default: this machine; "local" says so); its dir is a path there')
     kind: str = opt("persistent", choices=KINDS, doc='"loop" (phase machine), "persistent" (supervisor, watcher) or "task" (one-shot)')
     role: str | None = opt(None, doc="role name; loop agents get <roles_dir>/<role>.md appended to the kickoff")
     dir: Path | None = opt(None, path=True, doc="working directory (default: [defaults].dir or the config's folder)")
@@ -196,6 +235,7 @@ class ServiceConfig:
     cmd: list[str] = opt(None, required=True,
                          doc="argv of the command, e.g. [\"python3\", \"-m\", \"http.server\"]; \"{python}\" is the orchestrator's own Python")
     session: str | None = opt(None, doc="tmux session name (default: session_prefix + name)")
+    host: str | None = opt(None, doc='[[host]] it runs on (default: this machine; "local" says so)')
     dir: Path | None = opt(None, path=True, doc="working directory")
     env: dict[str, str] = opt(factory=dict, doc="environment added")
     enabled: bool = opt(True, doc="false: never started")
@@ -270,7 +310,7 @@ def is_watcher_backend(name: str | None, backends: dict[str, BackendConfig]) -> 
 # default: a person is needed, or the run reached a milestone.
 NOTIFY_DEFAULT_KINDS = ("needs-human", "needs-input", "usage-limit", "phase-advance", "sequence-complete", "budget")
 NOTIFY_KINDS = (*NOTIFY_DEFAULT_KINDS, "usage-limit-over", "config-invalid", "tick-error", "delivery-failed", "truth-conflict",
-                "run-escalated", "flag")
+                "run-escalated", "flag", "host-unreachable", "host-reachable")
 
 
 @dataclass
@@ -309,6 +349,7 @@ class Config:
     loop: LoopConfig | None = None
     notify: NotifyConfig | None = None
     source: str = field(default="", repr=False, compare=False)
+    hosts: list[HostConfig] = field(default_factory=list)
 
     def remember(self) -> Path | None:
         """Save this (validated) config as the project's last good one; see `config.lastgood.save`.
@@ -339,6 +380,16 @@ class Config:
     def service(self, name: str) -> ServiceConfig | None:
         """The service called `name`, or None."""
         return next((s for s in self.services if s.name == name), None)
+
+    def host(self, name: str | None) -> HostConfig | None:
+        """The `[[host]]` called `name`; None for this machine (no name, or "local")."""
+        if not name or name == LOCAL_HOST:
+            return None
+        return next((h for h in self.hosts if h.name == name), None)
+
+    def host_of(self, unit: AgentConfig | ServiceConfig) -> HostConfig | None:
+        """The `[[host]]` an agent or service runs on; None when it runs on this machine."""
+        return self.host(unit.host)
 
     def backend_of(self, agent: AgentConfig) -> BackendConfig:
         """The agent's backend (validation guarantees it exists)."""

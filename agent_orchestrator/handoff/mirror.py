@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from agent_orchestrator.handoff.gitrepo import GitError
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
 
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
 
@@ -52,7 +53,7 @@ def ensure_mirror(repo: Path, log_dir: Path, timeout: float = 30.0) -> Path:
     path = mirror_path(log_dir)
     url = origin_url(repo, timeout)
     if not (path / "HEAD").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, PRIVATE)  # <log_dir>/git: private whatever the umask (git init follows the umask)
         for args in (["init", "--quiet", "--bare", str(path)],
                      ["-C", str(path), "config", "core.hooksPath", "/dev/null"],
                      ["-C", str(path), "remote", "add", "origin", url],

@@ -13,6 +13,7 @@ A playbook is a TOML file of ordered ``[[rule]]`` tables plus an optional ``[def
     steps = [{bash = "echo hi > made.txt", description = "Create the file"}]
     text = "Made it."
     usage = {input = 12, output = 85, cache_read = 11800, cache_creation = 1450}
+    hold = 20                               # the final reply waits 20 s: the turn stays busy
 
 The FIRST rule that matches and still has uses left answers. See ``Rule`` for every field.
 """
@@ -37,7 +38,7 @@ SHELL_TOOL: dict[str, str] = {"anthropic": "Bash", "openai": "exec_command"}
 _RULE_KEYS = {
     "id", "last_user", "last_user_re", "tool_result", "has_tool_result", "tools_offered",
     "model", "api", "side",
-    "text", "steps", "usage", "delay", "stream_delay", "error", "uses",
+    "text", "steps", "usage", "delay", "hold", "stream_delay", "error", "uses",
 }
 _STEP_KEYS = {"bash", "description", "text"}
 #: Playbook ``usage`` keys → `Usage` fields. ``cache_creation`` is the Anthropic wire name
@@ -90,7 +91,10 @@ class Rule:
       tool-less side requests (title generation, summaries). A rule with ``steps`` also needs the
       API's shell tool (``Bash`` / ``exec_command``) to be offered.
     Reply: ``text``; ``steps`` (one tool call per response, then ``text``); ``usage``;
-      ``delay`` (seconds before the first byte); ``stream_delay`` (seconds between text deltas);
+      ``delay`` (seconds before the first byte of every response); ``hold`` (seconds more
+      before the first byte of the final text reply only: the turn stays busy after its tool
+      calls — e.g. a builder that pushed its claim and is still working when the review comes);
+      ``stream_delay`` (seconds between text deltas);
       ``error``; ``uses`` (max turns this rule may begin; None = unlimited).
     """
 
@@ -108,6 +112,7 @@ class Rule:
     steps: tuple[Step, ...] = ()
     usage: Usage = DEFAULT_USAGE
     delay: float = 0.0
+    hold: float = 0.0
     stream_delay: float = 0.0
     error: Fault | None = None
     uses: int | None = None
@@ -273,6 +278,7 @@ def _answer(rule: Rule, done: int) -> Answer:
                       description=step.description or _describe(step.bash),
                       **common)  # type: ignore[arg-type]
     text = rule.text if rule.text is not None else ("Done." if rule.steps else "OK.")
+    common["delay"] = rule.delay + rule.hold
     return Answer(kind="text", text=text, step=done if rule.steps else None,
                   **common)  # type: ignore[arg-type]
 
@@ -317,6 +323,7 @@ def _parse_rule(raw: Any, index: int, source: str) -> Rule:
         steps=steps,
         usage=_parse_usage(raw.get("usage", {}), source, f"{where}usage"),
         delay=_seconds(raw, "delay", source, where),
+        hold=_seconds(raw, "hold", source, where),
         stream_delay=_seconds(raw, "stream_delay", source, where),
         error=_parse_error(raw["error"], source, f"{where}error") if "error" in raw else None,
         uses=uses,

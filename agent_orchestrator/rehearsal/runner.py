@@ -5,6 +5,11 @@ its agents.toml at a private tmux socket, a unique session prefix and a free por
 server, brings the team up (watchdog included), waits for the end state, collects status, phase
 and token reports, then tears everything down and checks nothing is left — also on failure.
 
+Agents can run on other machines (`hosts` + `placement`): each placed agent or service gets
+`host = "<name>"` and its `dir` made absolute, each host a private tmux server and a log_dir in
+the sandbox (by default; the same path on that machine), where its agents' scratch HOMEs are
+prepared. Everything on a host is stopped and its ssh master connection closed at the end.
+
 End state: with a `[loop]`, SEQUENCE-COMPLETE and (if configured) the on_complete task having
 finished a turn; and, when the example has a `rehearsal.toml` with `done_file = "<path>"`
 (relative to the example folder), that file existing — the only condition for a team without a
@@ -31,6 +36,7 @@ import tomli_w
 
 from agent_orchestrator.config import load_config
 from agent_orchestrator.runtime import clis
+from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.project import Outcome, Project, UnitStatus
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from agent_orchestrator.watchdog.events import read_events
@@ -82,14 +88,29 @@ def _repoint(value: Any, port: int) -> Any:
     return value
 
 
-def sandbox_config(path: Path, *, socket_name: str, prefix: str, port: int, bins: dict[str, str]) -> None:
-    """Rewrite the copied agents.toml in place for an isolated run."""
+def sandbox_config(path: Path, *, socket_name: str, prefix: str, port: int, bins: dict[str, str],
+                   hosts: Mapping[str, Mapping[str, Any]] | None = None, placement: Mapping[str, str] | None = None) -> None:
+    """Rewrite the copied agents.toml in place for an isolated run; `hosts` become `[[host]]`
+    tables (name → table without its name) and each unit in `placement` (name → host) is put on
+    its host with its `dir` made absolute (resolved against the copy's folder).
+
+    Raises RehearsalError for a placement naming an unknown unit or host."""
     with path.open("rb") as fh:
         raw = tomllib.load(fh)
     raw = _repoint(raw, port)
     raw.setdefault("defaults", {}).update(tmux_socket=socket_name, session_prefix=prefix)
     for name, binary in bins.items():
         raw.setdefault("backend", {}).setdefault(name, {})["bin"] = binary
+    if hosts:
+        raw["host"] = [*raw.get("host", []), *({"name": name, **dict(table)} for name, table in hosts.items())]
+    units = {u.get("name"): u for u in (*raw.get("agent", []), *raw.get("service", []))}
+    known = {h.get("name") for h in raw.get("host", [])}
+    for unit_name, host in (placement or {}).items():
+        if unit_name not in units or host not in known:
+            raise RehearsalError(f"placement {unit_name}={host}: no such " + ("agent or service" if unit_name not in units else "host"))
+        unit = units[unit_name]
+        unit["host"] = host
+        unit["dir"] = str((path.parent / unit.get("dir", raw.get("defaults", {}).get("dir", "."))).resolve())
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
 
 
@@ -165,6 +186,18 @@ def rehearsal_settings(example: Path) -> dict[str, Any]:
     return data
 
 
+def _stop_hosts(project: Project) -> None:
+    """Stop the hosts' private tmux servers (whatever a failed `down` left there) and close their
+    ssh master connections; a host that does not answer is left as it is."""
+    assert project.hosts is not None
+    for remote in project.hosts.remotes.values():
+        try:
+            remote.kill_server()
+        except TmuxError:
+            pass
+        remote.transport.close()
+
+
 def _recorded(project: Project, phase_id: str) -> bool:
     from agent_orchestrator.tokens.ledger import read_ledger
 
@@ -205,11 +238,18 @@ def run_rehearsal(
     claude: str | None = None,
     progress: Callable[[str], None] = print,
     during: Callable[[Project], Callable[[], None]] | None = None,
+    hosts: Mapping[str, Mapping[str, Any]] | None = None,
+    placement: Mapping[str, str] | None = None,
+    changes: Callable[[dict[str, Any]], None] | None = None,
 ) -> RehearsalResult:
     """Run `example` in a sandbox to its end state (or `timeout` seconds) and clean up.
 
     `during` (fault runs) is called with the project once the team is up and returns a function
     called when the end state is reached or the time is out, before the reports are collected.
+    `hosts` (name → `[[host]]` table: `ssh`, `ssh_options`, `python`, `timeout`; `log_dir` and
+    `tmux_socket` default to the sandbox's `host-<name>` folder and a private socket) and
+    `placement` (agent or service → host) run part of the team on other machines.
+    `changes` may edit the sandboxed config (the parsed TOML, in place) before the run.
 
     Raises RehearsalError when it cannot even start (no agents.toml, setup.sh failed, the
     Claude Code CLI is needed but missing). Everything after `up` ends in a RehearsalResult.
@@ -224,6 +264,9 @@ def run_rehearsal(
     socket_name, prefix, port = f"ao-rehearsal-{token}", f"r{token}-", free_port()
     runtime = TmuxRuntime(socket_name)
     result = RehearsalResult(False, "", 0.0, work)
+    host_tables = {name: {"log_dir": str(sandbox / f"host-{name}"), "tmux_socket": f"{socket_name}-{name}", **dict(table)}
+                   for name, table in (hosts or {}).items()}
+    project: Project | None = None
     try:
         shutil.copytree(example, work, ignore=_COPY_IGNORE)
         if (work / "setup.sh").exists():
@@ -242,7 +285,13 @@ def run_rehearsal(
                 if found is None:
                     raise RehearsalError(f"the {cli} CLI is not installed at its pinned version: run scripts/ensure-{cli}.sh")
                 bins[cli] = found
-        sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins)
+        sandbox_config(work / "agents.toml", socket_name=socket_name, prefix=prefix, port=port, bins=bins, hosts=host_tables,
+                       placement=placement)
+        if changes is not None:
+            with (work / "agents.toml").open("rb") as fh:
+                edited = tomllib.load(fh)
+            changes(edited)
+            (work / "agents.toml").write_text(tomli_w.dumps(edited), encoding="utf-8")
         settings = rehearsal_settings(work)
         done_file = work / settings["done_file"] if "done_file" in settings else None
         timeout = float(settings.get("timeout", timeout))
@@ -282,6 +331,8 @@ def run_rehearsal(
         project.down()
         return result
     finally:
+        if project is not None and project.hosts is not None:
+            _stop_hosts(project)
         runtime.kill_server()
         deadline = time.monotonic() + 10
         while (left := _leftovers(sandbox, runtime)) and time.monotonic() < deadline:

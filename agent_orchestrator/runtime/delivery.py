@@ -19,8 +19,8 @@ from pathlib import Path
 from agent_orchestrator.config.schema import BackendConfig
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.protocol import Runtime
-from agent_orchestrator.screen.detect import is_pending
-from agent_orchestrator.screen.patterns import screen_patterns
+from agent_orchestrator.screen.detect import input_content, is_pending
+from agent_orchestrator.screen.patterns import NEVER, screen_patterns
 from agent_orchestrator.transcripts.tail import tail
 from agent_orchestrator.truth.hook_events import find_prompt, prompt_digest, read_events
 
@@ -45,14 +45,16 @@ class HookConfirmation:
     """Watches an agent's hook event file for the UserPromptSubmit of one message.
 
     Created just before the paste: only events appended after that point count. `sleep` and
-    `clock` (monotonic seconds) pace the wait.
+    `clock` (monotonic seconds) pace the wait. `refresh` (an agent on a [[host]]) brings the
+    local copy of its hook file up to date before each look (runtime/mirror.py).
     """
 
     def __init__(self, path: Path, text: str, *, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, refresh: Callable[[], None] | None = None) -> None:
         self.path = Path(path)
         self.digest = prompt_digest(text)
         self.sleep, self.clock = sleep or time.sleep, clock
+        self.refresh = refresh
         try:
             self.offset = self.path.stat().st_size
         except OSError:
@@ -63,6 +65,8 @@ class HookConfirmation:
         accepted the text, else None."""
         deadline = self.clock() + timeout
         while True:
+            if self.refresh is not None:
+                self.refresh()
             records, self.offset, _reset = tail(self.path, self.offset)
             found = find_prompt(read_events(records), self.digest)
             if found is not None:
@@ -85,8 +89,9 @@ def deliver(
 ) -> DeliveryResult:
     """Paste `text` into `session` and submit it with the backend's submit key.
 
-    Refuses (ok=False, nothing typed) when the session is missing, its pane is dead, or the agent
-    exited back to a shell. After each submit key it waits for confirmation — `confirm` (the CLI's
+    Refuses (ok=False, nothing typed) when the session is missing, its pane is dead, the agent
+    exited back to a shell, or its screen shows no input box (when the backend's screen set has
+    one: `input_re`). After each submit key it waits for confirmation — `confirm` (the CLI's
     UserPromptSubmit, up to CONFIRM_WAIT seconds), else the input line on screen after `settle` ×
     attempt seconds — and sends the submit key again (never the text) up to `attempts` times in
     all. `sleep` (seconds; default time.sleep) paces the waits. tmux failures are reported in the
@@ -102,7 +107,13 @@ def deliver(
             return DeliveryResult(False, 0, f"the agent has exited (status {pane.dead_status}); restart it first")
         if pane.exited_to_shell(backend.process_name):
             return DeliveryResult(False, 0, f"the agent has exited to a shell ({pane.current_command}); not typing into it")
-        if not is_pending(runtime.capture(session), text, patterns):
+        screen = runtime.capture(session)
+        if patterns.input_re != NEVER and input_content(screen, patterns) is None:
+            # No input box drawn: a CLI still starting (or a dialog over it) drops what is typed,
+            # and an empty screen would then "confirm" it. Seen in the chaos suite: a message
+            # pasted into a Claude Code that took 8 s to start under load was lost.
+            return DeliveryResult(False, 0, "no input box on screen yet (the CLI is starting, or a dialog covers it)")
+        if not is_pending(screen, text, patterns):
             runtime.paste(session, text)  # a retry of a paste that is still in the box only submits it
             sleep(settle)
         for attempt in range(1, attempts + 1):

@@ -261,7 +261,11 @@ def gather(config: Config, *, env: Mapping[str, str] | None = None, euid: int | 
     matrix = clis.load_matrix() if matrix is None else matrix
     findings: list[Finding] = []
 
-    enabled = [a for a in config.agents if a.enabled]
+    enabled = [a for a in config.agents if a.enabled and config.host_of(a) is None]
+    for host in config.hosts:  # their CLIs and HOMEs are on that machine: its launcher says what is missing there
+        there = [a.name for a in config.agents if a.enabled and a.host == host.name]
+        if there:
+            findings.append(Finding("info", f"host {host.name}", f"{', '.join(there)} run on {host.ssh}: not checked from here"))
     used: dict[str, list[AgentConfig]] = {}
     for agent in enabled:
         used.setdefault(config.backend_of(agent).name, []).append(agent)

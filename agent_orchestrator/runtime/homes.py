@@ -10,15 +10,20 @@ provider pointing at `OPENAI_BASE_URL`, `approval_policy = "never"`, `sandbox_mo
 "danger-full-access"`, the project trusted and a model (`CODEX_MODEL`, default gpt-5-codex),
 merged into what is there. Every HOME also gets a `.gitconfig` naming the
 agent, so its commits say who made them.
+
+The files are read and written through a `runtime.files.Files` (this machine by default), so a
+scratch HOME on a `[[host]]` is prepared there the same way: one call to read, one to write.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import tomli_w
+
+from agent_orchestrator.runtime.files import Files, LocalFiles
 
 
 def scratch_home(log_dir: Path, agent: str) -> Path:
@@ -26,32 +31,40 @@ def scratch_home(log_dir: Path, agent: str) -> Path:
     return Path(log_dir) / "homes" / agent
 
 
-def _merge_json(path: Path, update: dict) -> None:
+def _merged_json(text: str | None, update: dict) -> str:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(text) if text is not None else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
         data = {}
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return json.dumps(data, indent=1)
 
 
-def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict[str, str]) -> dict[str, str]:
+def prepare_home(home: PurePath, *, cli: str, agent: str, agent_dir: PurePath, env: dict[str, str], files: Files | None = None) -> dict[str, str]:
     """Prepare `home` for `cli` ("claude", "codex" or other) and return the env to add (HOME, …).
 
-    Idempotent: a restarted agent keeps its HOME (and so its transcripts and sessions).
+    `files` is the machine the HOME is on (default: this one, where `agent_dir` is resolved;
+    a host's paths are taken as given). Idempotent: a restarted agent keeps its HOME (and so its
+    transcripts and sessions). Raises OSError (HostUnreachable for a host that does not answer).
     """
-    home.mkdir(parents=True, exist_ok=True)
-    gitconfig = home / ".gitconfig"
-    if not gitconfig.exists():
-        gitconfig.write_text(f"[user]\n\tname = {agent}\n\temail = {agent}@rehearsal.invalid\n[init]\n\tdefaultBranch = main\n",
-                             encoding="utf-8")
+    local = files is None or isinstance(files, LocalFiles)
+    io: Files = files if files is not None else LocalFiles()
+    gitconfig = str(home / ".gitconfig")
+    claude_json, claude_settings = str(home / ".claude.json"), str(home / ".claude" / "settings.json")
+    codex_config = str(home / ".codex" / "config.toml")
+    wanted = [gitconfig, *([claude_json, claude_settings] if cli == "claude" else [codex_config] if cli == "codex" else [])]
+    texts = io.read_texts(wanted)
+    writes: dict[str, str] = {}
+    if texts.get(gitconfig) is None:
+        writes[gitconfig] = f"[user]\n\tname = {agent}\n\temail = {agent}@rehearsal.invalid\n[init]\n\tdefaultBranch = main\n"
     extra = {"HOME": str(home)}
-    directory = str(agent_dir.resolve())
+    directory = str(Path(agent_dir).resolve()) if local else str(agent_dir)
     if cli == "claude":
         key = env.get("ANTHROPIC_API_KEY", "")
         update: dict = {
@@ -62,15 +75,12 @@ def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict
         }
         if key:
             update["customApiKeyResponses"] = {"approved": [key[-20:]], "rejected": []}
-        _merge_json(home / ".claude.json", update)
-        _merge_json(home / ".claude" / "settings.json", {"skipDangerousModePermissionPrompt": True})
+        writes[claude_json] = _merged_json(texts.get(claude_json), update)
+        writes[claude_settings] = _merged_json(texts.get(claude_settings), {"skipDangerousModePermissionPrompt": True})
     elif cli == "codex":
-        codex_home = home / ".codex"
-        codex_home.mkdir(parents=True, exist_ok=True)
-        path = codex_home / "config.toml"
         try:
-            config = tomllib.loads(path.read_text(encoding="utf-8"))  # keep what Codex added itself
-        except (OSError, tomllib.TOMLDecodeError):
+            config = tomllib.loads(texts.get(codex_config) or "")  # keep what Codex added itself
+        except tomllib.TOMLDecodeError:
             config = {}
         config.update({
             "model_provider": "rehearsal",
@@ -88,6 +98,7 @@ def prepare_home(home: Path, *, cli: str, agent: str, agent_dir: Path, env: dict
             # the exec_command tool offered, which gpt-5-codex requests do.
             "model": env.get("CODEX_MODEL") or "gpt-5-codex",
         })
-        path.write_text(tomli_w.dumps(config), encoding="utf-8")
-        extra["CODEX_HOME"] = str(codex_home)
+        writes[codex_config] = tomli_w.dumps(config)
+        extra["CODEX_HOME"] = str(home / ".codex")
+    io.write_texts(writes)
     return extra

@@ -23,12 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
+
 
 def write_spec(spec_dir: Path, session: str, argv: list[str], cwd: Path, env: dict[str, str],
                supervise: dict[str, float] | None = None) -> Path:
     """Write the launch spec (argv, cwd, env; a `supervise` restart policy for a session whose
     process must come back when it dies) atomically to `spec_dir/<session>.json` (mode 0600)."""
-    spec_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ensure_dir(spec_dir, PRIVATE)
     path = spec_dir / f"{session}.json"
     for stale in (path.with_name(path.name + ".exit"), path.with_name(path.name + ".pid"), path.with_name(path.name + ".supervise")):
         stale.unlink(missing_ok=True)

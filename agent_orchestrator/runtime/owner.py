@@ -96,6 +96,10 @@ class OwnedRuntime:
         self.owners = {name: getattr(pane, "owner", "") or "" for name, pane in panes.items()}
         return {name: pane for name, pane in panes.items() if not self.owners[name] or self.owners[name] == self.owner}
 
+    def unreachable(self) -> dict[str, str]:
+        """Machines the last observation could not reach (see `Runtime.unreachable`)."""
+        return self.inner.unreachable()
+
     def capture(self, session: str, lines: int | None = None) -> list[str]:
         """The session's screen (see `Runtime.capture`). Raises ForeignSession or TmuxError."""
         self.check(session)

@@ -19,7 +19,10 @@ from agent_orchestrator.agents.launch import Launch, build_launch
 from agent_orchestrator.config.schema import AgentConfig, BackendConfig, Config, ServiceConfig
 from agent_orchestrator.handoff.hook import install_post_receive, remove_post_receive
 from agent_orchestrator.runtime.delivery import DeliveryResult, HookConfirmation, deliver
+from agent_orchestrator.runtime.folders import ensure_control_dirs
 from agent_orchestrator.runtime.homes import prepare_home, scratch_home
+from agent_orchestrator.runtime.hosts import HostsRuntime, Place, hosts_of, local_place, uses_hosts
+from agent_orchestrator.runtime.mirror import Mirror
 from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 from agent_orchestrator.runtime.owner import ForeignSession, OwnedRuntime, owned
 from agent_orchestrator.runtime.protocol import Runtime
@@ -30,7 +33,7 @@ Unit = AgentConfig | ServiceConfig
 SKIP_PERMISSIONS = "--dangerously-skip-permissions"
 
 
-def needs_sandbox_env(backend: BackendConfig, argv: list[str], env: dict[str, str], euid: int) -> bool:
+def needs_sandbox_env(backend: BackendConfig, argv: list[str], env: dict[str, str], euid: int | None) -> bool:
     """True when `IS_SANDBOX=1` must be added to a launch: as root (euid 0) Claude Code refuses
     `--dangerously-skip-permissions` unless IS_SANDBOX=1 is set. Only for a claude screen backend
     whose argv has that flag and whose configured env (backend + agent) does not set IS_SANDBOX
@@ -75,6 +78,7 @@ class UnitStatus:
     enabled: bool = True
     hold: str = ""
     owner: str = ""
+    host: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """The row as JSON-ready facts."""
@@ -109,10 +113,20 @@ class Project:
 
     def __init__(self, config: Config, runtime: Runtime | None = None, *, euid: int | None = None) -> None:
         self.config = config
+        base: Runtime = runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch")
+        # Agents on other machines ([[host]]): one runtime over all of them (runtime/hosts.py).
+        inner: Runtime = base.inner if isinstance(base, OwnedRuntime) else base
+        multi = hosts_of(inner)
+        if multi is not None:
+            multi.configure(config)
+        elif uses_hosts(config):
+            multi = HostsRuntime(inner, config)
+            base = multi
+        self.hosts: HostsRuntime | None = multi
         # Seen through the project's ownership (runtime/owner.py): other projects' sessions of the
         # same names are never adopted, stopped or typed into.
-        self.runtime: OwnedRuntime = owned(runtime or TmuxRuntime(config.defaults.tmux_socket, Path(config.defaults.log_dir) / "launch"),
-                                           str(config.path))
+        self.runtime: OwnedRuntime = owned(base, str(config.path))
+        self._mirror: Mirror | None = None
         self._euid = euid
         # Agents whose launches got IS_SANDBOX=1 added (running as root), in launch order.
         self.sandboxed: dict[str, None] = {}
@@ -135,6 +149,46 @@ class Project:
     def spec_dir(self) -> Path:
         """Where launch specs of panes are written."""
         return self.log_dir / "launch"
+
+    def place(self, unit: Unit) -> Place:
+        """The machine `unit` runs on (runtime/hosts.py `Place`): this one unless it names a [[host]]."""
+        if self.hosts is None:
+            return local_place(self.log_dir)
+        return self.hosts.place(unit, self.log_dir)
+
+    @property
+    def mirror(self) -> Mirror | None:
+        """Local copies of remote agents' hook events, status files and transcripts
+        (runtime/mirror.py); None when every agent runs here."""
+        hosts = self.hosts
+        if hosts is None:
+            return None
+        if self._mirror is None:
+            self._mirror = Mirror(self.log_dir, lambda name: hosts.remotes[name].files if name in hosts.remotes else None)
+        return self._mirror
+
+    def refresh(self, agents: Iterable[str] | None = None, *, tokens: bool | None = None) -> dict[str, str]:
+        """Bring the local copies of remote agents' files up to date (one ssh call per host;
+        transcripts too with `tokens`, default `[watchdog].log_tokens`); the hosts that did not
+        answer (host → reason). Nothing to do without remote agents."""
+        mirror = self.mirror
+        if mirror is None:
+            return {}
+        return mirror.refresh(self.config, pids=lambda a: self.runtime.agent_pid(a.session or ""), tokens=tokens, agents=agents,
+                              skip=self.unreachable())  # a host that did not answer the observation is not asked again
+
+    def attach_argv(self, unit: Unit) -> list[str]:
+        """The argv that hands this terminal to the unit's session: `tmux attach-session -t
+        =<session>` on the right server, or `ssh -t <host> tmux attach-session …` for a unit on a
+        [[host]] (its tmux argv quoted for the remote shell)."""
+        session = unit.session or ""
+        if self.hosts is not None:
+            return self.hosts.attach_argv(session)
+        return [*self.runtime.base_argv(), "attach-session", "-t", f"={session}"]
+
+    def unreachable(self) -> dict[str, str]:
+        """Hosts that did not answer the last observation: host → reason ({} without hosts)."""
+        return self.hosts.unreachable() if self.hosts is not None else {}
 
     # -- selection -------------------------------------------------------------------------
     def units(self) -> list[Unit]:
@@ -160,6 +214,11 @@ class Project:
         panes = self.runtime.observe() if panes is None else panes
         return [self._row(u, panes.get(u.session or "")) for u in self.units()]
 
+    def _host_down(self, unit: Unit) -> str:
+        """The unit's host when that host did not answer the last observation, else ""."""
+        host = self.config.host_of(unit)
+        return host.name if host is not None and host.name in self.unreachable() else ""
+
     def _row(self, unit: Unit, pane: PaneObservation | None) -> UnitStatus:
         if isinstance(unit, AgentConfig):
             backend = self.config.backend_of(unit)
@@ -170,11 +229,14 @@ class Project:
             names = {Path(unit.cmd[0]).name} if unit.cmd else set()
         state, code = self.pane_state(unit, pane, names)
         owner = self.runtime.foreign.get(unit.session or "", "") if pane is None else ""
+        if pane is None and self._host_down(unit):
+            state = "unreachable"  # not "stopped": nobody knows; the host did not answer
+        host = self.config.host_of(unit)
         return UnitStatus(
             name=unit.name, kind=kind, backend=backend_name, model=model, watch=watch,
             session=unit.session or "", state="foreign" if owner else state, exit_code=code,
             pid=(self.runtime.agent_pid(unit.session or "") or pane.pid) if pane and not pane.dead else None,
-            command=pane.current_command if pane else "", enabled=unit.enabled, owner=owner,
+            command=pane.current_command if pane else "", enabled=unit.enabled, owner=owner, host=host.name if host else "",
         )
 
     @staticmethod
@@ -196,30 +258,50 @@ class Project:
         config sets IS_SANDBOX (`needs_sandbox_env`); its name is noted in `sandboxed`. A backend
         with hooks wired (`agents.hooks`) gets its hook recorder: Claude's settings layer or
         Codex's `-c hooks.*` (trust appended to its config.toml), and AO_HOOK/AO_HOOK_LOG in the env.
-        Raises OSError when a file cannot be written."""
+        Raises OSError when a file cannot be written.
+
+        A unit on a [[host]] (`place`) is prepared there: "{python}" is the host's `python`, the
+        prompt file, scratch HOME and hook settings are written in the host's log_dir, and the
+        root check for IS_SANDBOX asks the host who it runs agents as."""
+        place = self.place(unit)
         if isinstance(unit, ServiceConfig):
-            argv = [sys.executable if part == "{python}" else part for part in unit.cmd]
+            argv = [place.python if part == "{python}" else part for part in unit.cmd]
             return Launch(argv=argv, cwd=Path(unit.dir or self.config.root), env=dict(unit.env))
         backend = self.config.backend_of(unit)
         kickoff = prompt if prompt is not None else agent_kickoff(self.config, unit, phase_index)
         prompt_file = None
         if backend.prompt_delivery == "exec" and any("{prompt_file}" in part for part in backend.exec_template):
-            prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
-            prompt_file.parent.mkdir(parents=True, exist_ok=True)
-            prompt_file.write_text(kickoff or "", encoding="utf-8")
+            if place.remote:
+                prompt_file = Path(str(place.log_dir / "prompts" / f"{unit.name}.md"))
+                place.files.write_texts({str(prompt_file): kickoff or ""})
+            else:
+                prompt_file = self.log_dir / "prompts" / f"{unit.name}.md"
+                prompt_file.parent.mkdir(parents=True, exist_ok=True)
+                prompt_file.write_text(kickoff or "", encoding="utf-8")
         launch = build_launch(unit, backend, kickoff, prompt_file, model=phase_model(self.config, unit, phase_index),
                               resume=unit.resume if resume is None else resume, config_path=self.config.path)
-        if needs_sandbox_env(backend, launch.argv, launch.env, self.euid):
+        euid = self.remote_euid(place.host) if place.remote else self.euid
+        if needs_sandbox_env(backend, launch.argv, launch.env, euid):
             launch.env["IS_SANDBOX"] = "1"
             self.sandboxed[unit.name] = None
         if backend.home == "scratch":
-            launch.env.update(prepare_home(scratch_home(self.log_dir, unit.name), cli=backend.screen or backend.name,
-                                           agent=unit.name, agent_dir=launch.cwd, env=launch.env))
+            home = place.log_dir / "homes" / unit.name if place.remote else scratch_home(self.log_dir, unit.name)
+            launch.env.update(prepare_home(home, cli=backend.screen or backend.name, agent=unit.name, agent_dir=launch.cwd,
+                                           env=launch.env, files=place.files if place.remote else None))
         if hooks.wired(backend.screen, backend.hooks) and backend.prompt_delivery != "exec":
-            args, env = hooks.hook_launch(backend.screen, self.log_dir, unit.name, {**os.environ, **launch.env})
+            if place.remote:
+                args, env = hooks.remote_hook_launch(backend.screen, place.log_dir, unit.name, launch.env, files=place.files,
+                                                     script=place.hook_script)
+            else:
+                args, env = hooks.hook_launch(backend.screen, self.log_dir, unit.name, {**os.environ, **launch.env})
             launch.argv[1:1] = args  # right after the executable: before the flags, the model and the kickoff
             launch.env.update(env)
         return launch
+
+    def remote_euid(self, host: str) -> int | None:
+        """The uid agents run as on `host` (asked once per process; None when it cannot say)."""
+        remote = self.hosts.remotes.get(host) if self.hosts is not None else None
+        return remote.uid() if remote is not None else None
 
     def start(self, unit: Unit, pane: PaneObservation | None, phase_index: int = 0, *,
               prompt: str | None = None, resume: bool | None = None, sleep: Callable[[float], None] | None = None) -> Outcome:
@@ -256,7 +338,7 @@ class Project:
         """Use-or-create: start every enabled selected unit that is not running (task agents
         only when named), then (with `watchdog`) the watchdog if it is not running."""
         names = list(names)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        ensure_control_dirs(self.log_dir)  # explicit modes, whatever the umask (runtime/folders.py)
         self.attempted = []
         panes = self.runtime.observe()
         outcomes = []
@@ -273,6 +355,10 @@ class Project:
             status = self._row(unit, pane)
             if status.state == "running":
                 outcomes.append(Outcome(unit.name, unit.session or "", "running", "left alone"))
+                continue
+            if status.state == "unreachable":  # it may well be running there: never start a second one blind
+                reason = self.unreachable().get(status.host, "")
+                outcomes.append(Outcome(unit.name, unit.session or "", "failed", f"host {status.host} does not answer ({reason})"))
                 continue
             if progress:
                 progress(f"starting {unit.name} in session {unit.session}")
@@ -359,11 +445,16 @@ class Project:
             except ForeignSession as exc:
                 outcomes.append(Outcome(name, session, "skipped", f"belongs to another project: {exc.owner}"))
                 continue
+            except TmuxError as exc:  # a host that does not answer: its sessions are left as they are
+                outcomes.append(Outcome(name, session, "failed", str(exc)))
+                continue
             outcomes.append(Outcome(name, session, "stopped" if killed else "absent"))
         if not names:  # the whole project is down: a push need not wake anyone
             hook = remove_post_receive(self.config)
             if hook.action in ("removed", "failed"):
                 outcomes.append(Outcome("post-receive", "", "refused" if hook.action == "failed" else hook.action, hook.detail))
+            if self.hosts is not None:
+                self.hosts.close()  # no ssh master connection outlives the team
         return outcomes
 
     # -- input -----------------------------------------------------------------------------
@@ -376,8 +467,12 @@ class Project:
         if owner is not None:
             return DeliveryResult(False, 0, str(ForeignSession(unit.session or "", owner)))
         backend = self.config.backend_of(unit)
-        return deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts,
-                       confirm=self.confirmation(unit, text))
+        result = deliver(self.runtime, unit.session or "", text, backend, attempts=self.config.watchdog.delivery_attempts,
+                         confirm=self.confirmation(unit, text))
+        host = self._host_down(unit)
+        if not result.ok and host:  # not "not running": nobody knows, the host did not answer
+            return DeliveryResult(False, result.attempts, f"host {host} does not answer ({self.unreachable().get(host, '')})")
+        return result
 
     def confirmation(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep) -> HookConfirmation | None:
         """A watch for the CLI's UserPromptSubmit of `text`, when the agent's hooks are wired and
@@ -387,12 +482,26 @@ class Project:
         if not hooks.wired(backend.screen, backend.hooks):
             return None
         path = hooks.hook_log(self.log_dir, agent.name)
+        refresh = self.hook_refresh(agent)
+        if refresh is not None:
+            refresh()
         try:
             if path.stat().st_size == 0:
                 return None
         except OSError:
             return None
-        return HookConfirmation(path, text, sleep=sleep)
+        return HookConfirmation(path, text, sleep=sleep, refresh=refresh)
+
+    def hook_refresh(self, agent: AgentConfig) -> Callable[[], None] | None:
+        """For an agent on a [[host]]: a function that brings the local copy of its hook events up
+        to date (runtime/mirror.py), for a delivery waiting on UserPromptSubmit; None otherwise."""
+        if self.config.host_of(agent) is None:
+            return None
+
+        def refresh() -> None:
+            self.refresh([agent.name], tokens=False)
+
+        return refresh
 
     def deliver_when_ready(self, agent: AgentConfig, text: str, *, sleep: Callable[[float], None] = time.sleep,
                            clock: Callable[[], float] = time.monotonic) -> DeliveryResult:

@@ -24,6 +24,11 @@ class Runtime(Protocol):
         """Every session's agent pane by session name, from one bulk call; {} without a server."""
         ...
 
+    def unreachable(self) -> dict[str, str]:
+        """Machines (`[[host]]` names) the last `observe` could not reach, with the reason: their
+        sessions are missing from it without being gone. {} for a single tmux server."""
+        ...
+
     def capture(self, session: str, lines: int | None = None) -> list[str]:
         """The visible screen (bottom `lines` rows), trailing blank rows dropped. Raises TmuxError."""
         ...

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 # more is refused with "command too long"); one batch of captures stays well under it. About
 # 70 bytes a capture: some 170 captures fit in one invocation.
 _BATCH_BYTES = 12_000
+# Seconds `load-buffer -` may take to read a paste from its stdin (it is local and instant).
+LOAD_TIMEOUT = 30.0
 # tmux's error for a target that is gone ("can't find pane: %5", "can't find session: x"):
 # the one batch failure after which the rest of the batch is worth another try.
 _VANISHED = "can't find"
@@ -87,6 +89,12 @@ class TmuxRuntime:
         self._agent_pids: dict[str, tuple[int, int]] = {}
 
     # -- low level -------------------------------------------------------------------------
+    def _tmux(self, *args: str) -> Any:
+        """Run one tmux invocation as given (no escaping); an object with `returncode`, `stdout`
+        and `stderr` (lists of lines). The one place a command reaches the server: the remote
+        runtime (runtime/remote.py) sends the same argv over ssh."""
+        return self.server.cmd(*args)
+
     def pane(self, session: str) -> str:
         """Target of the session's agent pane: its pane id when observed, else `=session:`."""
         return self.pane_ids.get(session) or target(session)
@@ -94,7 +102,7 @@ class TmuxRuntime:
     def cmd(self, *args: str, check: bool = True) -> list[str]:
         """Run one tmux command; return its stdout lines. Raises TmuxError when `check` and it fails."""
         self.calls += 1
-        result = self.server.cmd(*[escape_arg(a) for a in args])
+        result = self._tmux(*[escape_arg(a) for a in args])
         if check and result.returncode != 0:
             raise TmuxError(f"tmux {args[0]}: {' '.join(result.stderr).strip() or 'failed'}")
         return list(result.stdout)
@@ -115,41 +123,27 @@ class TmuxRuntime:
         pane whose exit status tmux lost gets the one the launcher recorded.
         """
         self.calls += 1
-        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        result = self._tmux("list-panes", "-a", "-F", _FORMAT)
         if result.returncode != 0:
             return {}
-        panes: dict[str, PaneObservation] = {}
-        for line in result.stdout:
-            parts = line.split("\t", len(_FIELDS) - 1)
-            if len(parts) != len(_FIELDS):
-                continue
-            name, pane_id, pid, dead, status, command, activity, created, width, height, owner = parts
-            if name in panes:
-                continue
-            dead_status = int(status) if dead == "1" and status.lstrip("-").isdigit() else None
-            if dead == "1" and dead_status is None and self.spec_dir is not None:
-                dead_status = exit_status(self.spec_dir, name)  # tmux 3.3a loses it; see spawn.py
-            panes[name] = PaneObservation(
-                session=name,
-                pane_id=pane_id,
-                pid=int(pid or 0),
-                dead=dead == "1",
-                dead_status=dead_status,
-                current_command=command,
-                window_activity=float(activity or 0),
-                created=float(created or 0),
-                width=int(width or 0),
-                height=int(height or 0),
-                owner=owner,
-            )
+        spec_dir = self.spec_dir
+        lost = (lambda name: exit_status(spec_dir, name)) if spec_dir is not None else None  # tmux 3.3a loses it; see launcher.py
+        return self.remember(parse_panes(result.stdout, lost))
+
+    def remember(self, panes: dict[str, PaneObservation]) -> dict[str, PaneObservation]:
+        """Keep each observed session's pane id and pid (input and captures go to that pane)."""
         self.pane_ids = {name: pane.pane_id for name, pane in panes.items()}
         self.pane_pids = {name: pane.pid for name, pane in panes.items() if pane.pid}
         return panes
 
+    def unreachable(self) -> dict[str, str]:
+        """Machines the last observation could not reach: none, one server is one machine."""
+        return {}
+
     def has_session(self, session: str) -> bool:
         """True when a session of exactly this name exists."""
         self.calls += 1
-        return self.server.cmd("has-session", "-t", f"={session}").returncode == 0
+        return self._tmux("has-session", "-t", f"={session}").returncode == 0
 
     def capture(self, session: str, lines: int | None = None) -> list[str]:
         """The visible screen of the session's pane (with `lines`: only the bottom `lines` rows).
@@ -192,7 +186,7 @@ class TmuxRuntime:
                 batch.append(session)
             self.calls += 1
             # The ";" separators are ours (escape_arg went over the one argument that is not).
-            result = self.server.cmd(*args)
+            result = self._tmux(*args)
             done = _split_batch(result.stdout, token)
             for session, rows in zip(batch, done, strict=False):
                 screens[session] = _trim(rows)
@@ -247,6 +241,11 @@ class TmuxRuntime:
             raise TmuxError(f"session {session!r} exists already")
         self.pane_ids.pop(session, None)
         spec = write_spec(spec_dir, session, argv, cwd, env or {}, supervise)
+        self.new_session(session, spawn_argv(spec), cwd=str(cwd), width=width, height=height, owner=owner)
+
+    def new_session(self, session: str, command: list[str], *, cwd: str, width: int, height: int, owner: str | None) -> None:
+        """`new-session` running `command` (the pane launcher's argv) with remain-on-exit and the
+        owner tag set in the same invocation. Raises TmuxError when tmux fails."""
         # One invocation, two commands: tmux runs a command list before it reaps any child, so
         # remain-on-exit is in force even for a command that exits at once (which would
         # otherwise take its window, and its exit status, with it). The ";" is ours, not
@@ -257,9 +256,9 @@ class TmuxRuntime:
         # global options are left alone.
         private = [";", "set-option", "-g", "focus-events", "on"] if self.socket else []
         tag = [";", "set-option", "-t", target(session), "@ao_project", escape_arg(owner)] if owner else []  # runtime/owner.py
-        result = self.server.cmd(
-            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", str(cwd),
-            "--", *spawn_argv(spec), ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private, *tag,
+        result = self._tmux(
+            "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), "-c", cwd,
+            "--", *command, ";", "set-option", "-w", "-t", target(session), "remain-on-exit", "on", *private, *tag,
         )
         if result.returncode != 0:
             raise TmuxError(f"tmux new-session: {' '.join(result.stderr).strip() or 'failed'}")
@@ -281,7 +280,7 @@ class TmuxRuntime:
         if not self.socket:
             raise TmuxError("refusing to kill the default tmux server")
         self.calls += 1
-        self.server.cmd("kill-server")
+        self._tmux("kill-server")
         path = Path(self.socket) if "/" in self.socket else Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket
         path.unlink(missing_ok=True)
 
@@ -289,25 +288,27 @@ class TmuxRuntime:
         """Kill the session if it exists; True when one was killed."""
         self.pane_ids.pop(session, None)
         self.calls += 1
-        return self.server.cmd("kill-session", "-t", f"={session}").returncode == 0
+        return self._tmux("kill-session", "-t", f"={session}").returncode == 0
 
     # -- input -----------------------------------------------------------------------------
     def paste(self, session: str, text: str) -> None:
         """Paste `text` into the pane as a bracketed paste (no submit key).
 
-        The text goes through a private temp file and a uniquely named buffer, never through
+        The text goes to a uniquely named buffer through `load-buffer -` (tmux reads it from
+        stdin: no temp file, so a watchdog killed mid-paste leaves none behind), never through
         send-keys (which eats trailing `;`, strips newlines on newer tmux and lets `/` or `@`
-        open completion menus).
+        open completion menus). Raises TmuxError when tmux refuses either step.
         """
         buffer = f"ao-{secrets.token_hex(6)}"
-        fd, name = tempfile.mkstemp(prefix="ao-paste-", suffix=".txt")
+        self.calls += 1
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            self.cmd("load-buffer", "-b", buffer, name)
-            self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.pane(session))
-        finally:
-            os.unlink(name)
+            loaded = subprocess.run([*self.base_argv(), "load-buffer", "-b", buffer, "-"], input=text.encode("utf-8"),
+                                    capture_output=True, check=False, timeout=LOAD_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TmuxError(f"tmux load-buffer: {exc}") from None
+        if loaded.returncode != 0:
+            raise TmuxError(f"tmux load-buffer: {loaded.stderr.decode(errors='replace').strip() or 'failed'}")
+        self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.pane(session))
 
     def send_key(self, session: str, *keys: str) -> None:
         """Send tmux key names (e.g. "Enter", "Down", "C-c") to the pane."""
@@ -339,6 +340,36 @@ class TmuxRuntime:
     def exit_record(self, session: str) -> dict[str, Any] | None:
         """The launcher's exit record of the session's last run (see `launcher.exit_record`)."""
         return exit_record(self.spec_dir, session) if self.spec_dir is not None else None
+
+
+def parse_panes(rows: Iterable[str], lost_status: Callable[[str], int | None] | None = None) -> dict[str, PaneObservation]:
+    """Every session's first pane from `list-panes -a -F <_FORMAT>` output rows; a dead pane whose
+    exit status tmux did not keep gets `lost_status(session)` (the launcher's record)."""
+    panes: dict[str, PaneObservation] = {}
+    for line in rows:
+        parts = line.split("\t", len(_FIELDS) - 1)
+        if len(parts) != len(_FIELDS):
+            continue
+        name, pane_id, pid, dead, status, command, activity, created, width, height, owner = parts
+        if name in panes:
+            continue
+        dead_status = int(status) if dead == "1" and status.lstrip("-").isdigit() else None
+        if dead == "1" and dead_status is None and lost_status is not None:
+            dead_status = lost_status(name)
+        panes[name] = PaneObservation(
+            session=name,
+            pane_id=pane_id,
+            pid=int(pid or 0),
+            dead=dead == "1",
+            dead_status=dead_status,
+            current_command=command,
+            window_activity=float(activity or 0),
+            created=float(created or 0),
+            width=int(width or 0),
+            height=int(height or 0),
+            owner=owner,
+        )
+    return panes
 
 
 def _split_batch(stdout: list[str], token: str) -> list[list[str]]:

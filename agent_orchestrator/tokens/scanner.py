@@ -32,6 +32,7 @@ from agent_orchestrator.tokens.usage import Usage, claude_usage, codex_usage
 from agent_orchestrator.transcripts.records import (
     CLAUDE_ASSISTANT_MARKER,
     CLAUDE_USAGE_MARKER,
+    CODEX_MODEL_OUTPUTS,
     CODEX_SESSION_META_MARKER,
     CODEX_TOKEN_COUNT_MARKER,
     claude_session_id,
@@ -40,6 +41,7 @@ from agent_orchestrator.transcripts.records import (
     codex_total_tokens,
     detect_kind,
     is_claude_synthetic,
+    record_time,
     rollout_id,
 )
 from agent_orchestrator.transcripts.tail import Position, end_position, read_chunks
@@ -56,6 +58,11 @@ _ZERO = Usage()
 _orjson_loads = orjson.loads
 #: Token counts (input, output, cache_read, cache_write), as a plain tuple on the hot path.
 _Counts = tuple[int, int, int, int]
+#: What the timed readers return per record that added tokens: (its time, epoch seconds, or None
+#: when the record carries none; the tokens it added).
+Dated = tuple[float | None, Usage]
+_CODEX_ITEM = b'"payload":{"type":"'
+_CODEX_TIME = b'{"timestamp":"'
 
 
 @dataclass
@@ -71,6 +78,8 @@ class _FileState:
     counted: Usage = _ZERO
     cwd: str | None = None
     forked_from: str | None = None
+    # codex: time (epoch) of the last model output not yet followed by the token_count it caused
+    dated: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "inode": self.pos.inode or 0, "offset": self.pos.offset,
@@ -80,6 +89,8 @@ class _FileState:
         else:
             d.update(counted=self.counted.to_dict(), cwd=self.cwd,
                      forked_from=self.forked_from)  # fmt: skip
+            if self.dated is not None:
+                d["dated"] = self.dated
         return d
 
     @classmethod
@@ -91,6 +102,8 @@ class _FileState:
         elif fs.kind == "codex":
             fs.counted = Usage.from_dict(d.get("counted") or {})
             fs.cwd, fs.forked_from = d.get("cwd"), d.get("forked_from")
+            dated = d.get("dated")
+            fs.dated = float(dated) if isinstance(dated, (int, float)) and not isinstance(dated, bool) else None
         else:
             raise ValueError(f"unknown transcript kind {fs.kind!r}")
         return fs
@@ -282,6 +295,46 @@ class TranscriptScanner:
         known = self._files.get(os.path.abspath(path))
         return got, (known.cwd if known else None)
 
+    def read_dated(self, path: Path | str, kind: str) -> list[Dated]:
+        """What `read_claude` / `read_codex` would count in ``path`` since the last call, split by
+        record and dated by each record's own time (`records.record_time`), for per-gate accounting.
+
+        Claude Code (2.1.197, 2.1.332): each ``assistant`` line that adds tokens is dated by its
+        ``timestamp``, written when the response (or its content block) arrived. Codex (0.169.0,
+        0.171.0): a ``token_count`` event is written after the tool the response called has run,
+        so its tokens are dated by the last model output before it (a reply, tool call or
+        reasoning item, `records.CODEX_MODEL_OUTPUTS`), else by its own ``timestamp``. The sum of
+        the entries equals what the plain readers return; the de-duplication state is shared with
+        them. ``kind`` is "claude" or "codex"; raises like the plain readers.
+        """
+        out: list[Dated] = []
+        if kind == "claude":
+            for fs, buf, end in self._chunks(path, "claude"):
+                for line in _lines_with(buf, end, CLAUDE_USAGE_MARKER):
+                    if CLAUDE_ASSISTANT_MARKER not in line:
+                        continue
+                    got = self._claude_line(fs, line)
+                    if got is not None and any(got):
+                        rec = _loads(line)
+                        out.append((record_time(rec) if isinstance(rec, dict) else None, Usage(*got)))
+            return out
+        for fs, buf, end in self._chunks(path, "codex"):
+            if fs.session_id is None and fs.cwd is None:
+                for line in _lines_with(buf, end, CODEX_SESSION_META_MARKER):
+                    self._codex_meta(fs, line)
+            for line in buf[:end].split(b"\n"):
+                if CODEX_TOKEN_COUNT_MARKER in line:
+                    rec = self._parse(line)
+                    delta = self._codex_rec(fs, rec, line) if rec is not None else _ZERO
+                    if delta:
+                        out.append((fs.dated if fs.dated is not None else (record_time(rec) if rec else None), delta))
+                        fs.dated = None
+                elif _is_codex_output(line):
+                    when = _codex_line_time(line)
+                    if when is not None:
+                        fs.dated = when
+        return out
+
     def _chunks(self, path: Path | str, kind: str) -> Iterator[tuple[_FileState, bytes, int]]:
         """Yield (state, buffer, end): ``buffer[:end]`` is the next run of complete lines.
 
@@ -361,12 +414,36 @@ class TranscriptScanner:
 
     def _codex_line(self, fs: _FileState, line: bytes) -> Usage:
         rec = self._parse(line)
-        total = codex_usage(_codex_total(rec, line)) if rec is not None else None
+        return self._codex_rec(fs, rec, line) if rec is not None else _ZERO
+
+    def _codex_rec(self, fs: _FileState, rec: dict, line: bytes) -> Usage:
+        total = codex_usage(_codex_total(rec, line))
         if total is None:
             return _ZERO
         new = total.maximum(fs.counted)
         delta, fs.counted = new - fs.counted, new
         return delta
+
+
+def _is_codex_output(line: bytes) -> bool:
+    """Whether a Codex rollout line is a model output item (`records.is_codex_model_output`),
+    from its bytes: Codex writes ``"payload":{"type":"…"`` with the item type first, and an
+    assistant message carries ``"role":"assistant"`` (quotes inside strings are escaped)."""
+    i = line.find(_CODEX_ITEM)
+    if i < 0 or b'"response_item"' not in line[:i]:
+        return False
+    start = i + len(_CODEX_ITEM)
+    kind = line[start:line.find(b'"', start)].decode("ascii", "replace")
+    return kind in CODEX_MODEL_OUTPUTS and (kind != "message" or b'"role":"assistant"' in line)
+
+
+def _codex_line_time(line: bytes) -> float | None:
+    """The ``timestamp`` of a Codex rollout line (written first: ``{"timestamp":"…"``)."""
+    if line.startswith(_CODEX_TIME):
+        end = line.find(b'"', len(_CODEX_TIME))
+        return record_time({"timestamp": line[len(_CODEX_TIME):end].decode("ascii", "replace")})
+    rec = _loads(line)
+    return record_time(rec) if isinstance(rec, dict) else None
 
 
 def _jsonl_files(paths: Iterable[Path | str]) -> Iterator[Path]:

@@ -6,6 +6,10 @@ Claude: ``<HOME>/.claude/projects/<claude_slug(dir)>/*.jsonl`` (``CLAUDE_CONFIG_
 whose ``session_meta`` cwd is the agent's dir. A backend ``transcripts.path`` other than the
 preset's replaces that base folder (``~`` = the agent HOME). Used by `agent-log` and the token
 ledger.
+
+An agent on a ``[[host]]`` writes its transcripts on that machine: its folders here are the local
+copies `runtime.mirror` keeps (``<log_dir>/hosts/<host>/…``), and its HOME is the remote one
+(`remote_home`: its scratch HOME there, the HOME its env sets, else the remote user's ``~``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agent_orchestrator.config import AgentConfig, Config
 from agent_orchestrator.config.presets import PRESETS
@@ -66,17 +70,30 @@ def claude_project_dir(home: Path, cwd: Path) -> Path:
     return Path(home) / ".claude" / "projects" / claude_slug(cwd)
 
 
+@dataclass(frozen=True)
+class Folder:
+    """A folder of transcripts: files matching ``pattern`` in it (``recursive``: at any depth);
+    ``cwd_in`` (Codex) keeps only rollouts whose ``session_meta`` cwd is one of these dirs."""
+
+    path: Path
+    pattern: str = "*.jsonl"
+    recursive: bool = False
+    cwd_in: tuple[str, ...] | None = None
+
+
 @dataclass
 class Source:
     """Where one agent's (or the given paths') transcripts are.
 
     ``files()`` is called on every poll, so sessions that start later are picked up; ``where``
-    describes the places looked in, for the "nothing found" message.
+    describes the places looked in, for the "nothing found" message; ``folders`` are those places
+    as data (what `runtime.mirror` copies from a host).
     """
 
     agent: str | None
     where: str
     files: Callable[[], list[Path]]
+    folders: list[Folder] = field(default_factory=list)
 
 
 def _env(config: Config, agent: AgentConfig, key: str) -> str | None:
@@ -84,6 +101,8 @@ def _env(config: Config, agent: AgentConfig, key: str) -> str | None:
     for env in (agent.env, config.backend_of(agent).env):
         if env.get(key):
             return env[key]
+    if config.host_of(agent) is not None:
+        return None  # this machine's environment is not the host's
     return os.environ.get(key) or None
 
 
@@ -98,9 +117,33 @@ def _expand(raw: str, home: Path, base: Path) -> Path:
     return base / raw
 
 
+def remote_home(config: Config, agent: AgentConfig) -> str:
+    """The HOME an agent on a `[[host]]` runs with, as a path on that host: its scratch HOME
+    (`<host log_dir>/homes/<agent>`), else the HOME its env sets, else "~" (the remote user's)."""
+    host = config.host_of(agent)
+    if host is not None and config.backend_of(agent).home == "scratch":
+        return str(PurePosixPath(host.log_dir) / "homes" / agent.name)
+    for env in (agent.env, config.backend_of(agent).env):
+        if env.get("HOME"):
+            return env["HOME"]
+    return "~"
+
+
+def _on_host(config: Config, agent: AgentConfig, raw: str) -> Path:
+    """The local copy (`runtime.mirror`) of path `raw` on the agent's host."""
+    from agent_orchestrator.runtime.mirror import mirror_path
+
+    host = config.host_of(agent)
+    assert host is not None
+    return mirror_path(Path(config.defaults.log_dir), host.name, raw)
+
+
 def agent_home(config: Config, agent: AgentConfig) -> Path:
     """The HOME the agent runs with: its scratch HOME for a `home = "scratch"` backend, else
-    the env's (a relative one is taken from the agent's dir), else ours."""
+    the env's (a relative one is taken from the agent's dir), else ours. For an agent on a
+    `[[host]]`: the local copy of its HOME there (`remote_home`)."""
+    if config.host_of(agent) is not None:
+        return _on_host(config, agent, remote_home(config, agent))
     if config.backend_of(agent).home == "scratch":
         return scratch_home(Path(config.defaults.log_dir), agent.name)
     return _expand(_env(config, agent, "HOME") or str(Path.home()), Path.home(), _agent_dir(config, agent))
@@ -120,21 +163,32 @@ def agent_source(config: Config, agent: AgentConfig) -> Source:
         raise ValueError(f'agent "{agent.name}": backend "{backend.name}" has no transcript reader '
                          f'(transcripts.reader = "{reader}"); use --path FILE_OR_DIR')  # fmt: skip
     home, cwd = agent_home(config, agent), _agent_dir(config, agent)
+    remote = config.host_of(agent) is not None
+
+    def expand(value: str, base: Path) -> Path:
+        if remote and value.startswith("/"):
+            return _on_host(config, agent, value)  # an absolute path on the host: its local copy
+        return _expand(value, home, base)
+
     custom = raw and raw != PRESETS[reader]["transcripts"]["path"]
-    base = _expand(raw, home, config.root) if custom else None
+    base = expand(raw, config.root) if custom else None
+    variants = [cwd] if remote else _dir_variants(cwd)  # symlinks are the host's, not resolvable here
     if reader == "claude":
         cfg = _env(config, agent, "CLAUDE_CONFIG_DIR")
         if base is None and cfg:
-            base = _expand(cfg, home, cwd) / "projects"
-        folders = [base / claude_slug(d) if base else claude_project_dir(home, d) for d in _dir_variants(cwd)]
+            base = expand(cfg, cwd) / "projects"
+        folders = [base / claude_slug(d) if base else claude_project_dir(home, d) for d in variants]
         folders = list(dict.fromkeys(folders))
         where = " and ".join(f"{f}/*.jsonl" for f in folders)
-        return Source(agent.name, where, lambda: [p for f in folders for p in f.glob("*.jsonl") if p.is_file()])
+        return Source(agent.name, where, lambda: [p for f in folders for p in f.glob("*.jsonl") if p.is_file()],
+                      [Folder(f) for f in folders])
     codex_home = _env(config, agent, "CODEX_HOME")
-    sessions = base or (_expand(codex_home, home, cwd) if codex_home else home / ".codex") / "sessions"
-    match = _CodexCwd({str(d) for d in _dir_variants(cwd)})
+    sessions = base or (expand(codex_home, cwd) if codex_home else home / ".codex") / "sessions"
+    dirs = {str(d) for d in variants}
+    match = _CodexCwd(dirs)
     where = f"{sessions}/**/rollout-*.jsonl with cwd {cwd}"
-    return Source(agent.name, where, lambda: [p for p in sessions.rglob("rollout-*.jsonl") if match(p)])
+    return Source(agent.name, where, lambda: [p for p in sessions.rglob("rollout-*.jsonl") if match(p)],
+                  [Folder(sessions, "rollout-*.jsonl", recursive=True, cwd_in=tuple(sorted(dirs)))])
 
 
 @dataclass

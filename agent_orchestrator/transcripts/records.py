@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,30 @@ def _kind_of_lines(lines: list[bytes]) -> str | None:
         if "sessionId" in rec or rec.get("type") in CLAUDE_TYPES:
             return "claude"
     return None
+
+
+def record_time(rec: dict[str, Any]) -> float | None:
+    """When a transcript record was written: its top-level ``timestamp``, as epoch seconds.
+
+    Both CLIs stamp every record with an ISO-8601 UTC time with milliseconds
+    (``2026-12-06T20:45:39.705Z``): Claude Code 2.1.197 and 2.1.332 on ``user``/``assistant``
+    (and most other) records, Codex CLI 0.169.0 and 0.171.0 on every rollout line. A time without
+    an offset is taken as UTC. None when the record has no such field (e.g. Claude's
+    ``last-prompt`` lines) or it is not a time.
+
+    >>> record_time({"timestamp": "2026-12-06T20:45:39.705Z"})
+    1796589939.705
+    >>> record_time({"type": "last-prompt"}) is None
+    True
+    """
+    value = rec.get("timestamp")
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
 
 
 # -- Claude Code ---------------------------------------------------------------------------------
@@ -170,6 +195,62 @@ def codex_total_tokens(rec: dict[str, Any]) -> Any:
         return None
     info = payload.get("info")
     return info.get("total_token_usage") if isinstance(info, dict) else None
+
+
+#: Codex ``response_item`` payload types the model produced (0.169.0, 0.171.0): a reply, a
+#: tool call, reasoning. Codex writes a response's ``token_count`` only after the tool it called
+#: has run, so the tokens are dated by the last of these before it (`tokens.scanner`).
+CODEX_MODEL_OUTPUTS = frozenset({"message", "function_call", "custom_tool_call", "local_shell_call", "web_search_call", "reasoning"})
+_CODEX_CALLS = {"function_call": "arguments", "custom_tool_call": "input", "local_shell_call": "action"}
+_CODEX_RESULTS = frozenset({"function_call_output", "custom_tool_call_output"})
+
+
+def is_codex_model_output(rec: dict[str, Any]) -> bool:
+    """True for a Codex ``response_item`` the model wrote (`CODEX_MODEL_OUTPUTS`; a ``message``
+    only with role ``assistant``)."""
+    payload = rec.get("payload") if rec.get("type") == "response_item" else None
+    if not isinstance(payload, dict) or payload.get("type") not in CODEX_MODEL_OUTPUTS:
+        return False
+    return payload.get("type") != "message" or payload.get("role") == "assistant"
+
+
+def tool_calls(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The tool calls a record makes, as (call id, the call's input as JSON text).
+
+    Claude Code (2.1.197, 2.1.332): ``tool_use`` blocks of an ``assistant`` record (``id``,
+    ``input``). Codex (0.169.0, 0.171.0): a ``response_item`` ``function_call`` (``call_id``,
+    ``arguments``, itself a JSON string), ``custom_tool_call`` (``input``) or
+    ``local_shell_call`` (``action``). Empty for other records.
+    """
+    out: list[tuple[str, str]] = []
+    if rec.get("type") == "assistant":
+        message = rec.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        out.extend((block["id"], json.dumps(block.get("input"), ensure_ascii=False))
+                   for block in (content if isinstance(content, list) else ())
+                   if isinstance(block, dict) and block.get("type") == "tool_use" and isinstance(block.get("id"), str))
+    elif rec.get("type") == "response_item":
+        payload = rec.get("payload")
+        field = _CODEX_CALLS.get(str(payload.get("type"))) if isinstance(payload, dict) else None
+        if field is not None and isinstance(payload, dict) and isinstance(payload.get("call_id"), str):
+            value = payload.get(field)
+            out.append((payload["call_id"], value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+    return out
+
+
+def tool_results(rec: dict[str, Any]) -> list[str]:
+    """The ids of the tool calls a record answers: the ``tool_use_id`` of each ``tool_result``
+    block of a Claude ``user`` record; the ``call_id`` of a Codex ``function_call_output`` /
+    ``custom_tool_call_output``. Empty for other records."""
+    if rec.get("type") == "user":
+        message = rec.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        return [b["tool_use_id"] for b in (content if isinstance(content, list) else ())
+                if isinstance(b, dict) and b.get("type") == "tool_result" and isinstance(b.get("tool_use_id"), str)]
+    payload = rec.get("payload") if rec.get("type") == "response_item" else None
+    if isinstance(payload, dict) and payload.get("type") in _CODEX_RESULTS and isinstance(payload.get("call_id"), str):
+        return [payload["call_id"]]
+    return []
 
 
 def rollout_id(stem: str) -> str | None:

@@ -27,9 +27,11 @@ from agent_orchestrator.watchdog.model import (
     Step,
     Tick,
 )
+from agent_orchestrator.watchdog.policies.budget import budget
 from agent_orchestrator.watchdog.policies.dialogs import dialogs
 from agent_orchestrator.watchdog.policies.handoff import handoff
 from agent_orchestrator.watchdog.policies.heal import heal
+from agent_orchestrator.watchdog.policies.hosts import hosts
 from agent_orchestrator.watchdog.policies.intents import reconcile, record
 from agent_orchestrator.watchdog.policies.outbox import enqueue, outbox
 from agent_orchestrator.watchdog.policies.phases import phases
@@ -44,13 +46,15 @@ from agent_orchestrator.watchdog.state import WatchdogState
 
 Policy = Callable[[Tick], Step]
 
-# Order matters: starts a previous watchdog left unfinished first, then CLI requests (a phase set
-# by hand restarts loop agents), the phase machine (an advance restarts loop agents, so nothing
+# Order matters: hosts that stopped or resumed answering are noted first, then starts a previous
+# watchdog left unfinished, then CLI requests (a phase set
+# by hand restarts loop agents; a restart or resume releases a budget hold), token budgets (a hold
+# keeps the phase machine from advancing), the phase machine (an advance restarts loop agents, so nothing
 # else may act on their old screens), handoff pings, limits (they make an agent quiet for the
 # others), then heal, dialogs, stall and wakes. After them: open work re-announced to agents
 # restarted this tick, every message put in its agent's outbox, the outbox's deliveries, the
 # start intents recorded, and the token records that follow this tick's phase and gate changes.
-POLICIES: tuple[Policy, ...] = (reconcile, requests, phases, handoff, usage_limits, heal, dialogs, stall, wakes)
+POLICIES: tuple[Policy, ...] = (hosts, reconcile, requests, budget, phases, handoff, usage_limits, heal, dialogs, stall, wakes)
 
 
 def phase_view(config: Config, state: WatchdogState, git: GitView | None) -> PhaseView:
@@ -91,7 +95,7 @@ def decide(config: Config, state: WatchdogState, observation: Observation, now: 
         state = replace(state, last_heavy=now)
     seen = views(config, state, observation)
     tick = Tick(config, state, seen, now, phase_view(config, state, observation.git), heavy,
-                observation.services, observation.git, observation.tokens, observation.requests)
+                observation.services, observation.git, observation.tokens, observation.requests, observation.unreachable)
     actions: list[Action] = list(witnessed.actions)
     restarted: set[str] = set()
     for policy in POLICIES:

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agent_orchestrator.config import Config, ConfigError, lastgood, load_config
+from agent_orchestrator.config import AgentConfig, Config, ConfigError, ServiceConfig, lastgood, load_config
+from agent_orchestrator.runtime.folders import ensure_control_dirs
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.tokens.ledger import Ledger
@@ -65,13 +66,29 @@ def identity_changes(running: Config, edited: Config, state: WatchdogState) -> s
     The identity of the team — `session_prefix`, `log_dir`, `tmux_socket` — applied live would
     start a second team beside the first (seen: 6 orphan sessions after an edit and its revert);
     removing `[loop]` in the middle of the sequence would split the token ledger into a phantom
-    "run" phase. Those wait for `down`/`up`.
+    "run" phase. Moving a unit to another machine (its `host`, or that `[[host]]`'s ssh
+    destination, tmux socket or log_dir) would leave its session running where it was. Those
+    wait for `down`/`up`.
     """
     changed = [key for key in ("session_prefix", "log_dir", "tmux_socket")
                if getattr(running.defaults, key) != getattr(edited.defaults, key)]
+    before, after = _machines(running), _machines(edited)
+    moved = [name for name in before if name in after and before[name] != after[name]]
+    if moved:
+        changed.append(f"[host] of {', '.join(moved)}")
     if running.loop is not None and running.loop.phases and edited.loop is None and not state.phase.complete:
         changed.append("[loop] removed mid-sequence")
-    return ", ".join(f"{c} changed" if not c.startswith("[") else c for c in changed)
+    return ", ".join(f"{c} changed" if not c.startswith("[") or c.startswith("[host]") else c for c in changed)
+
+
+def _machines(config: Config) -> dict[str, tuple[str, ...]]:
+    """Each unit's machine: () for this one, else its host's name, ssh, tmux socket and log_dir."""
+    out: dict[str, tuple[str, ...]] = {}
+    units: list[AgentConfig | ServiceConfig] = [*config.agents, *config.services]
+    for unit in units:
+        host = config.host_of(unit)
+        out[unit.name] = (host.name, host.ssh, host.tmux_socket or "", host.log_dir) if host is not None else ()
+    return out
 
 
 def _last_good(config_path: Path) -> Config | None:
@@ -93,7 +110,9 @@ class Watchdog:
     Code's status file), `clock` (epoch seconds) and `sleep` (seconds; paces deliveries).
     A config that does not validate at construction is replaced by the project's last good copy
     (`config.lastgood`; a watchdog restarted mid-run keeps working, with `config-invalid` logged);
-    raises ConfigError when there is none.
+    raises ConfigError when there is none. A valid one that changes the team's identity against
+    the last good copy (`identity_changes`: its launcher restarted it mid-run on such an edit) is
+    deferred the same way (`config-deferred`); otherwise it becomes the last good config.
     """
 
     def __init__(self, config_path: Path, *, runtime: Runtime | None = None, git: GitFactory | None = None,
@@ -103,6 +122,7 @@ class Watchdog:
         self.clock = clock
         self.sleep = sleep
         startup_error: ConfigError | None = None
+        self.startup_note = ""  # the config_error this watchdog starts with ("" when the file is in force)
         try:
             self.config: Config = load_config(self.config_path)
         except ConfigError as exc:  # restarted mid-run on an edit that does not validate: the last good one
@@ -110,17 +130,30 @@ class Watchdog:
             if found is None:
                 raise
             self.config, startup_error = found, exc
+            self.startup_note = "\n".join(exc.lines)
+        else:
+            found = _last_good(self.config_path)
+            deferred = identity_changes(found, self.config, read_state(Path(found.defaults.log_dir))[0]) if found is not None else ""
+            if found is not None and deferred:  # restarted mid-run on an identity edit: the running team's values stand
+                self.config = found
+                self.startup_note = f"deferred: {deferred}; the watchdog keeps the running values until `agents down` and `agents up`"
+            else:
+                self.config.remember()
         self.config_stamp: tuple[int, int] | None = self._stamp()
         self.injected_runtime = runtime is not None
         self.project = Project(self.config, runtime)
-        self.observer = Observer(self.project.runtime, session_status=session_status, **({"git": git} if git else {}))
+        self.observer = Observer(self.project.runtime, session_status=session_status, refresh=self._refresh_remote,
+                                 **({"git": git} if git else {}))
         self.events = EventLog(self.log_dir)
         self.events.notify_with(lambda: self.config)  # [notify]: watchdog/notify.py, off without the table
         self.state: WatchdogState = read_state(self.log_dir)[0]
+        if self.startup_note:
+            self.state = replace(self.state, config_error=self.startup_note)
         if startup_error is not None:
-            self.state = replace(self.state, config_error="\n".join(startup_error.lines))
             self.events.emit("", "config-invalid", f"agents.toml does not validate; started on the last good config: {startup_error.lines[0]}",
                              self.clock(), errors=startup_error.lines)
+        elif self.startup_note:
+            self.events.emit("", "config-deferred", f"{self.startup_note} (started on the last good config)", self.clock())
         self.stop_event = threading.Event()
         self.lock = ProjectLock(self.log_dir)
         self.ledger_factory = ledger
@@ -178,7 +211,12 @@ class Watchdog:
             self.observer.runtime = self.project.runtime
         else:
             self.project = Project(config, self.project.runtime)
+            self.observer.runtime = self.project.runtime  # a first [[host]] wraps the runtime (runtime/hosts.py)
         self.config = config
+
+    def _refresh_remote(self, config: Config) -> dict[str, str]:
+        """Copy what remote agents wrote since the last tick (runtime/mirror.py; {} without any)."""
+        return self.project.refresh()
 
     def _ledger(self) -> Ledger | None:
         if not self.config.watchdog.log_tokens:
@@ -186,6 +224,9 @@ class Watchdog:
         names = [a.name for a in self.config.agents]
         if self.ledger is None or self.ledger.agents != names or self.ledger.granularity != self.config.watchdog.token_granularity:
             self.ledger = self.ledger_factory(self.config)
+            problem = getattr(self.ledger, "problem", "")
+            if problem:  # its state file was unusable: set aside and rebuilt
+                self.events.emit("", "state-corrupt", f"token ledger: {problem}", self.clock())
         return self.ledger
 
     # -- one tick --------------------------------------------------------------------------
@@ -233,12 +274,15 @@ class Watchdog:
             if account:
                 self.state = rebuilt
                 self.recovered.append(("state-rebuilt", f"state rebuilt: {account}"))
+        if self.startup_note:
+            self.state = replace(self.state, config_error=self.startup_note)
         self._saved = ""
 
     def run(self, once: bool = False, lock_wait: float = 0.0) -> None:
         """Hold the lock and tick until stopped (SIGTERM/SIGINT) — or once. `lock_wait`: seconds
         to wait for a holder that is going away (a killed watchdog's forked child). Raises LockHeld."""
         self.lock.acquire(wait=lock_wait)
+        ensure_control_dirs(self.log_dir)  # explicit modes whatever the umask (a ledger or a hook may create them first)
         self.recover()
         wake = WakeChannel([self.log_dir / "hooks", requests_dir(self.log_dir), wake_dir(self.log_dir), self.project.spec_dir])
         if not once:

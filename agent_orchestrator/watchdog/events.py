@@ -8,6 +8,7 @@ them: the watchdog's `[notify]` notifier (`watchdog.notify`, attached with `noti
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -15,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent_orchestrator.runtime.folders import SHARED, ensure_dir
+
 if TYPE_CHECKING:
     from agent_orchestrator.config.schema import Config
 
 Listener = Callable[[dict[str, Any]], None]
+LOG_MODE = 0o644  # events.jsonl and watchdog.log: readable logs, written by the watchdog only
 
 
 def iso(ts: float) -> str:
@@ -46,11 +50,9 @@ class EventLog:
         event = {"ts": ts, "agent": agent, "action": action, "reason": reason, **details}
         extra = " ".join(f"{k}={v}" for k, v in details.items() if v not in (None, "", [], {}))
         with self._lock:
-            self.jsonl.parent.mkdir(parents=True, exist_ok=True)
-            with self.jsonl.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(event, default=str) + "\n")
-            with self.human.open("a", encoding="utf-8") as fh:
-                fh.write(f"{iso(ts)} {agent or '-'} {action}: {reason}{(' ' + extra) if extra else ''}\n")
+            ensure_dir(self.jsonl.parent, SHARED)
+            append_line(self.jsonl, json.dumps(event, default=str))
+            append_line(self.human, f"{iso(ts)} {agent or '-'} {action}: {reason}{(' ' + extra) if extra else ''}")
         for listener in list(self.listeners):
             try:
                 listener(event)
@@ -66,8 +68,27 @@ class EventLog:
         self.listeners.append(Notifier(config, self).listen)
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append `line` and a newline to `path` in one write (created mode 0o644 whatever the umask).
+
+    A file that does not end with a newline — a writer killed in the middle of a line — gets one
+    first, so the torn line stays alone (readers skip it) and never swallows this one.
+    """
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, LOG_MODE)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        if end > 0 and os.pread(fd, 1, end - 1) != b"\n":
+            data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def read_events(log_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every event recorded so far (a torn last line is skipped)."""
+    """Every event recorded so far (a torn line — a writer killed mid-line — is skipped)."""
     path = Path(log_dir) / "events.jsonl"
     try:
         with path.open(encoding="utf-8") as fh:

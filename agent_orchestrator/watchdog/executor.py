@@ -16,6 +16,7 @@ from agent_orchestrator.agents import hooks
 from agent_orchestrator.runtime.delivery import HookConfirmation, deliver
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.project import Project
+from agent_orchestrator.tokens.claims import Claim
 from agent_orchestrator.watchdog.events import EventLog, iso
 from agent_orchestrator.watchdog.model import (
     Action,
@@ -30,7 +31,15 @@ from agent_orchestrator.watchdog.model import (
     Send,
     Start,
 )
+from agent_orchestrator.watchdog.policies.handoff import commit_ids
+from agent_orchestrator.watchdog.rebuild import ON_COMPLETE_PID
 from agent_orchestrator.watchdog.state import WatchdogState, sequence_marker
+
+
+def launch_pid(observation: Observation, name: str) -> int | None:
+    """The launcher's pid of agent `name` as `observation` saw it (None: not running / unknown)."""
+    seen = observation.agents.get(name)
+    return seen.launch_pid if seen is not None else None
 
 
 class TokenRecorder(Protocol):
@@ -38,8 +47,10 @@ class TokenRecorder(Protocol):
 
     def poll(self, now: float, phase_id: str | None, gate: str | None, since: float | None = None) -> object: ...
     def open_ids(self) -> tuple[str | None, str | None]: ...
+    def open_gate(self, now: float, phase_id: str, label: str, claim: Claim | None = None) -> None: ...
     def close_gate(self, now: float, phase_id: str | None, label: str | None) -> object: ...
-    def close_phase(self, now: float, phase_id: str) -> object: ...
+    def close_phase(self, now: float, phase_id: str, at: float | None = None, *, successor: bool = True,
+                    with_last_read: bool = False) -> object: ...
 
 
 class Executor:
@@ -80,26 +91,40 @@ class Executor:
             self.events.emit(action.agent, action.event, action.reason, now, **action.details)
             return Outcome(action, True)
         if isinstance(action, PhaseChange):
-            return self._phase_change(action, now)
+            return self._phase_change(action, observation)
         if isinstance(action, GateChange):
             self.events.emit("", "gate", action.reason, now, gate=action.label, previous=action.previous, phase=action.phase)
+            if self.ledger is not None and action.phase is not None:
+                # The ledger dates the gate's start from its claim commit (tokens.claims).
+                claim = Claim(action.label, action.sha, action.subject, action.committed) if action.sha else None
+                self.ledger.open_gate(now, action.phase, action.label, claim)
             return Outcome(action, True)
         return self._close_tokens(action, now)
 
-    def _phase_change(self, action: PhaseChange, now: float) -> Outcome:
+    def _phase_change(self, action: PhaseChange, observation: Observation) -> Outcome:
+        """The marker and the event of a phase change. Each carries the launcher pids, as observed
+        before this tick's starts, of the agents the change restarts (`pids`: the loop agents, or
+        the on_complete task): a watchdog that lost its state rebuilds the starts still owed from
+        them (`watchdog.rebuild`), and confirms instead of repeating those that went out."""
+        now = observation.now
+        config = self.project.config
         marker = sequence_marker(self.project.log_dir)
         if action.complete:
+            task = config.loop.on_complete.run if config.loop is not None and config.loop.on_complete is not None else None
+            pids = {task: launch_pid(observation, task)} if task else {}
             if not marker.exists():
-                marker.write_text(f"{iso(now)} {action.reason}\n", encoding="utf-8")
-            self.events.emit("", "sequence-complete", action.reason, now, phase=action.ended_phase)
-        elif action.by_hand:
+                marker.write_text(f"{iso(now)} {action.reason}\n" + (f"{ON_COMPLETE_PID}{pids[task]}\n" if task else ""), encoding="utf-8")
+            self.events.emit("", "sequence-complete", action.reason, now, phase=action.ended_phase, pids=pids)
+            return Outcome(action, True)
+        pids = {a.name: launch_pid(observation, a.name) for a in config.agents if a.kind == "loop" and a.enabled}
+        if action.by_hand:
             marker.unlink(missing_ok=True)
-            self.events.emit("", "phase-set", action.reason, now, index=action.index, phase=action.resumed)
+            self.events.emit("", "phase-set", action.reason, now, index=action.index, phase=action.resumed, pids=pids)
         elif action.resumed is not None:
             marker.unlink(missing_ok=True)
-            self.events.emit("", "phase-resumed", action.reason, now, phase=action.resumed)
+            self.events.emit("", "phase-resumed", action.reason, now, phase=action.resumed, pids=pids)
         else:
-            self.events.emit("", "phase-advance", action.reason, now, phase=action.ended_phase, index=action.index)
+            self.events.emit("", "phase-advance", action.reason, now, phase=action.ended_phase, index=action.index, pids=pids)
         return Outcome(action, True)
 
     def _start(self, state: WatchdogState, action: Start, observation: Observation) -> Outcome:
@@ -128,7 +153,10 @@ class Executor:
             # Only once the session's hooks have been heard from (Codex fires none before its
             # first prompt; a session started before hooks were wired never will). A message
             # handed to the CLI's queue is accepted only when the running turn ends.
-            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), message.text, sleep=self.sleep)
+            refresh = self.project.hook_refresh(unit)  # an agent on a [[host]]: its hook events are copied here
+            if refresh is not None:
+                refresh()
+            confirm = HookConfirmation(hooks.hook_log(self.project.log_dir, unit.name), message.text, sleep=self.sleep, refresh=refresh)
         key = backend.queue_key if action.via == "queue" else backend.submit_key
         result = deliver(self.project.runtime, unit.session or "", message.text, replace(backend, submit_key=key),
                          attempts=config.watchdog.delivery_attempts, confirm=confirm, sleep=self.sleep)
@@ -141,6 +169,8 @@ class Executor:
             details["waited_s"] = round(action.waited, 1)
         if len(message.items) > 1:
             details["merged"] = len(message.items)
+        if message.items:
+            details["commits"] = commit_ids(message.items)  # what a rebuilt state knows was announced (watchdog.rebuild)
         if result.ok:
             reason = message.reason if action.via != "queue" else f"{message.reason} (the agent stayed busy {action.waited:.0f}s: handed to its CLI's queue)"
             self.events.emit(action.agent, message.kind, reason, now, **details)
@@ -174,5 +204,5 @@ class Executor:
         if action.gate_only:
             self.ledger.close_gate(now, action.phase, None)
         else:
-            self.ledger.close_phase(now, action.phase)
+            self.ledger.close_phase(now, action.phase, action.at, successor=action.successor, with_last_read=action.reread)
         return Outcome(action, True)

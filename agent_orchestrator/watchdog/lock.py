@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from agent_orchestrator.runtime.folders import SHARED, ensure_dir
+
 # `lock_holder` probes the lock by taking a shared flock for an instant, and a watchdog that was
 # just SIGKILLed keeps its flock until a child it was forking (a tmux or git call between fork
 # and exec) has exec'd: both hold the lock for microseconds to milliseconds (more on a loaded
@@ -36,7 +38,7 @@ class ProjectLock:
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock. Raises LockHeld when a live process holds it for `BUSY_GRACE` seconds
         (a passing `lock_holder` probe is not a holder), or for `wait` seconds when longer."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.path.parent, SHARED)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + max(BUSY_GRACE, wait)
         while True:

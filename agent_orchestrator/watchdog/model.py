@@ -102,10 +102,15 @@ class AgentObservation:
 
 @dataclass(frozen=True)
 class TokenView:
-    """What the token ledger holds open: the phase bucket's id and the gate bucket's label."""
+    """What the token ledger holds open: the phase's id and the gate in flight's label; `ready`,
+    the gates whose record can be appended (the next boundary is settled), oldest first; and the
+    tokens so far of the open phase and of the run (`phase_total`, `run_total`), for budgets."""
 
     open_phase: str | None = None
     open_gate: str | None = None
+    ready: tuple[str, ...] = ()
+    phase_total: int = 0
+    run_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,9 @@ class Observation:
     requests: tuple[Request, ...] = ()
     tokens: TokenView | None = None
     created: tuple[float, ...] = ()  # creation times (epoch) of the project's sessions
+    # [[host]]s that did not answer this tick (host → reason): their agents and services are not
+    # in `agents` / `services` at all — unknown, not gone.
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
 
 # -- what policies see ------------------------------------------------------------------------
@@ -176,7 +184,8 @@ class PhaseView:
 @dataclass(frozen=True)
 class Tick:
     """What one policy sees: config, the state so far, the views, `now` (epoch), the phase as it
-    was when the tick began, whether this is a heavy (heal) tick, services and git."""
+    was when the tick began, whether this is a heavy (heal) tick, services and git, and the
+    `[[host]]`s that did not answer (their agents have no view)."""
 
     config: Config
     state: WatchdogState
@@ -188,6 +197,7 @@ class Tick:
     git: GitView | None = None
     tokens: TokenView | None = None
     requests: tuple[Request, ...] = ()
+    unreachable: Mapping[str, str] = field(default_factory=dict)  # [[host]] → why it did not answer
 
     def agent_state(self, name: str) -> AgentState:
         """Bookkeeping of agent `name`."""
@@ -282,26 +292,34 @@ class PhaseChange:
 
 @dataclass(frozen=True)
 class GateChange:
-    """A new gate was claimed in `phase` (`previous` is the gate it replaces, if any)."""
+    """A new gate was claimed in `phase` (`previous` is the gate it replaces, if any) by commit
+    `sha` with `subject`, committed at `committed` (git committer time, whole epoch seconds)."""
 
     phase: str | None
     previous: str | None
     label: str
     reason: str = ""
     agent: str = ""
+    sha: str = ""
+    subject: str = ""
+    committed: float = 0.0
 
 
 @dataclass(frozen=True)
 class CloseTokens:
-    """Append the token record of `phase`'s open gate (with `gate_only`) or of the phase (its
-    gate in flight first). `reread` reads the transcripts once more before closing (the old
-    sessions of a finished phase have just ended, so their last replies are final)."""
+    """Append the token record of `phase`'s oldest open gate (with `gate_only`) or of the phase
+    (its gates first). `reread` reads the transcripts once more before closing (the old sessions
+    of a finished phase have just ended, so their last replies are final). A phase ends at `at`
+    (epoch; None = when the executor runs it); with `successor` the next phase starts there, else
+    (the sequence is complete) later tokens belong to no phase."""
 
     phase: str
     gate_only: bool = False
     reread: bool = False
     reason: str = ""
     agent: str = ""
+    at: float | None = None
+    successor: bool = True
 
 
 Action = Start | Send | Deliver | Keys | Note | PhaseChange | GateChange | CloseTokens

@@ -7,6 +7,12 @@ appended since the last tick (agents whose backend has hooks wired); launch reco
 `ls-remote` of the handoff repo (a fetch only when its head moved) and, only when origin/main
 moved, the new commits, inbox blobs and the phase's status file; CLI request files; the token
 ledger's poll; the kickoff text of a wake that is due. The state is read, never written.
+
+Agents on other machines (`[[host]]`, runtime/hosts.py) come through the same runtime; before
+their files are read, `refresh` brings the local copies of what they wrote up to date (one ssh
+call per host, runtime/mirror.py). An agent or service whose host did not answer is left out of
+the observation altogether — not "gone", unknown — and the host is in `Observation.unreachable`:
+no policy acts on what it cannot see.
 """
 
 from __future__ import annotations
@@ -19,18 +25,20 @@ from typing import Protocol
 
 from agent_orchestrator.agents import hooks
 from agent_orchestrator.agents.kickoff import agent_kickoff
-from agent_orchestrator.config.schema import AgentConfig, Config
+from agent_orchestrator.config.schema import AgentConfig, Config, ServiceConfig
 from agent_orchestrator.handoff.gitrepo import Commit, FetchResult, GitError, GitRepo
 from agent_orchestrator.handoff.markers import has_done_marker
 from agent_orchestrator.handoff.mirror import ensure_mirror
 from agent_orchestrator.runtime.observation import PaneObservation, TmuxError
 from agent_orchestrator.runtime.protocol import Runtime
 from agent_orchestrator.screen.facts import read_facts
+from agent_orchestrator.tokens.claims import Claim, claim_of
 from agent_orchestrator.transcripts.discovery import agent_home
 from agent_orchestrator.transcripts.tail import tail
 from agent_orchestrator.truth.hook_events import read_events as read_hook_events
 from agent_orchestrator.truth.model import HookEvent
 from agent_orchestrator.watchdog.model import AgentObservation, CommitView, GitView, Observation, Request, TokenView
+from agent_orchestrator.watchdog.policies.outbox import START_SETTLE
 from agent_orchestrator.watchdog.state import AgentState, WatchdogState
 
 
@@ -47,8 +55,11 @@ class GitSource(Protocol):
 class TokenSource(Protocol):
     """The token ledger as the observer polls it (`tokens.ledger.Ledger` is the real one)."""
 
-    def poll(self, now: float, phase_id: str | None, gate: str | None, since: float | None = None) -> object: ...
+    def poll(self, now: float, phase_id: str | None, gate: str | None, since: float | None = None, *,
+             claim: Claim | None = None, phase_started: float | None = None, phase_end: float | None = None) -> object: ...
     def open_ids(self) -> tuple[str | None, str | None]: ...
+    def ready_gates(self) -> list[str]: ...
+    def totals(self, since: float | None = None) -> tuple[int, int]: ...
 
 
 GitFactory = Callable[[Path, float], GitSource]
@@ -66,6 +77,14 @@ def claude_session_status(home: Path, pid: int | None) -> str | None:
     try:
         os.kill(pid, 0)
     except OSError:
+        return None
+    return claude_status_file(home, pid)
+
+
+def claude_status_file(home: Path, pid: int | None) -> str | None:
+    """The "status" in `home/.claude/sessions/<pid>.json`, not checking the pid: for the local
+    copy of a remote agent's file, which the mirror keeps only while that pid lives on its host."""
+    if pid is None:
         return None
     try:
         data = json.loads((home / ".claude" / "sessions" / f"{pid}.json").read_text(encoding="utf-8"))
@@ -114,8 +133,10 @@ class Observer:
     the file is read only when origin/main moved.
     """
 
-    def __init__(self, runtime: Runtime, *, git: GitFactory | None = None, session_status: StatusReader = claude_session_status) -> None:
+    def __init__(self, runtime: Runtime, *, git: GitFactory | None = None, session_status: StatusReader = claude_session_status,
+                 refresh: Callable[[Config], object] | None = None) -> None:
         self.runtime = runtime
+        self.refresh = refresh
         self.git = git
         self._mirrors: dict[tuple[Path, Path], GitSource] = {}
         self.session_status = session_status
@@ -125,18 +146,28 @@ class Observer:
     def observe(self, config: Config, state: WatchdogState, now: float, ledger: TokenSource | None = None) -> Observation:
         """Everything this tick needs to decide, at `now` (epoch seconds)."""
         panes = self.runtime.observe()
+        down = self.runtime.unreachable()
+        if self.refresh is not None:
+            self.refresh(config)  # remote agents' hook events, status files and transcripts, copied here
         screens = self._capture(config, state, panes)
-        agents = {a.name: self._agent(config, a, state, panes.get(a.session or ""), screens, now) for a in config.agents}
-        services = {s.name: panes.get(s.session or "") for s in config.services}
+        down.update(self.runtime.unreachable())  # a host can stop answering between the two calls
+        here = [a for a in config.agents if not _host_down(config, a, down)]
+        agents = {a.name: self._agent(config, a, state, panes.get(a.session or ""), screens, now) for a in here}
+        services = {s.name: panes.get(s.session or "") for s in config.services if not _host_down(config, s, down)}
         created = tuple(p.created for p in panes.values() if p.created)
         tokens = None
         if ledger is not None:
-            # After SEQUENCE-COMPLETE the last phase is charged while the ledger holds it open.
-            phase, gate = ledger.open_ids() if state.phase.complete else self._token_bucket(config, state)
-            ledger.poll(now, phase, gate, since=state.run_started if state.run_started is not None else now)
-            tokens = TokenView(*ledger.open_ids())
+            # After SEQUENCE-COMPLETE the last phase stays open (to tokens stamped before the
+            # completion) until the ledger records it.
+            ph = state.phase
+            phase, gate = ledger.open_ids() if ph.complete else self._token_bucket(config, state)
+            since = state.run_started if state.run_started is not None else now
+            ledger.poll(now, phase, gate, since=since, claim=claim_of(state.handoff.claims.get(gate or ""), gate or ""),
+                        phase_started=ph.started, phase_end=ph.completed_at if ph.complete else None)
+            phase_total, run_total = ledger.totals(since)
+            tokens = TokenView(*ledger.open_ids(), ready=tuple(ledger.ready_gates()), phase_total=phase_total, run_total=run_total)
         return Observation(now, agents, services, self.observe_git(config, state), read_requests(Path(config.defaults.log_dir)),
-                           tokens, created)
+                           tokens, created, unreachable=down)
 
     # -- agents ------------------------------------------------------------------------------
     def _capture(self, config: Config, state: WatchdogState, panes: dict[str, PaneObservation]) -> dict[str, list[str]]:
@@ -169,7 +200,8 @@ class Observer:
         pid = self.runtime.agent_pid(session) if pane is not None else None
         status = None
         if alive and backend.screen == "claude":
-            status = self.session_status(agent_home(config, agent), pid)
+            home = agent_home(config, agent)
+            status = claude_status_file(home, pid) if config.host_of(agent) is not None else self.session_status(home, pid)
         screen = None
         lines = screens.get(session) if alive and pane is not None and agent.enabled else None
         if lines is not None and pane is not None:
@@ -265,16 +297,25 @@ class Observer:
         return phase, state.handoff.gate
 
 
+def _host_down(config: Config, unit: AgentConfig | ServiceConfig, down: dict[str, str]) -> bool:
+    host = config.host_of(unit)
+    return host is not None and host.name in down
+
+
 def needs_capture(st: AgentState, activity: float) -> bool:
     """Whether an agent's pane must be captured this tick (`activity`: tmux window activity, epoch).
 
     Yes when nothing is remembered, the activity moved, output came in the same second as the
-    last capture (it may have come after it), or a usage-limit probe awaits a fresh screen.
+    last capture (it may have come after it), the last capture was too soon after a (re)start to
+    show the new session (the outbox waits for one: `outbox.START_SETTLE`), or a usage-limit
+    probe awaits a fresh screen.
     """
     facts = st.facts
     if facts is None or st.last_activity is None or activity != st.last_activity:
         return True
     if activity >= int(facts.captured_at):
+        return True
+    if st.last_start is not None and facts.captured_at < st.last_start + START_SETTLE:
         return True
     limit = st.limit
     return bool(limit and limit.probe_sent_at and facts.captured_at <= limit.probe_sent_at)

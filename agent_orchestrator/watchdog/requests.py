@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.watchdog.state import load_state
 
@@ -20,8 +21,7 @@ from agent_orchestrator.watchdog.state import load_state
 def request_watchdog(log_dir: Path, action: str, agent: str, **extra: object) -> Path:
     """Queue `action` ("clear", "pause", "resume", "phase") for `agent` with `extra` fields;
     returns the request file."""
-    folder = Path(log_dir) / "state" / "requests"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_dir(Path(log_dir) / "state" / "requests", PRIVATE)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".req-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"action": action, "agent": agent, "ts": time.time(), **extra}, fh)

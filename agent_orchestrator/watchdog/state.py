@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
 from agent_orchestrator.screen.facts import ScreenFacts
 from agent_orchestrator.truth.model import HookState, Truth
 
@@ -180,7 +181,9 @@ class HandoffState:
     """Git handoff bookkeeping: the last `origin/main` head seen, inbox blob ids as pushed, the
     gate in flight (label of the latest claim and when it started), the last fetch error, and the
     work still open in this phase — the latest claim and the latest review per gate label, each
-    as "<committer ts> <sha> <subject>" (what a restarted agent is told again)."""
+    as "<committer ts> <sha> <subject>" (what a restarted agent is told again). `announced` is
+    only set in a state rebuilt without a head seen (`watchdog.rebuild`): per agent, the short
+    shas it was already pinged for, which the first sight of origin/main does not ping again."""
 
     last_seen: str | None = None
     inbox: Mapping[str, str | None] = field(default_factory=dict)
@@ -189,6 +192,28 @@ class HandoffState:
     fetch_error: str = ""
     claims: Mapping[str, str] = field(default_factory=dict)
     reviews: Mapping[str, str] = field(default_factory=dict)
+    announced: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """Token budgets as the last tick saw them (`policies.budget`).
+
+    `used` / `limits`: tokens spent and allowed per scope ("run", "phase p1"); `warned`: the
+    scopes whose warning went out (once each); `held`: the scope whose budget holds the loop
+    agents ("" = none), at `held_limit` tokens, `held_agents` whom it holds and `hold` the
+    needs-human text they carry; `released`: holds a person released (`agents restart` /
+    `resume`), as "scope=limit" — not held again until that limit changes.
+    """
+
+    used: Mapping[str, int] = field(default_factory=dict)
+    limits: Mapping[str, int] = field(default_factory=dict)
+    warned: tuple[str, ...] = ()
+    held: str = ""
+    held_limit: int = 0
+    held_agents: tuple[str, ...] = ()
+    hold: str = ""
+    released: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,7 +224,8 @@ class WatchdogState:
     `last_tick` / `pid` say which watchdog ticked last; `config_error` is the validation error of
     the agents.toml edit that is not in force ("" when it validates); `requests_done` are the ids
     of CLI requests already applied (so a request is applied once, even across a crash);
-    `intents` the (re)starts decided and not yet confirmed done.
+    `intents` the (re)starts decided and not yet confirmed done; `hosts` the `[[host]]`s that
+    stopped answering, with when they did (epoch).
     """
 
     version: int = VERSION
@@ -213,6 +239,8 @@ class WatchdogState:
     pid: int | None = None
     requests_done: tuple[str, ...] = ()
     intents: tuple[Intent, ...] = ()
+    hosts: Mapping[str, float] = field(default_factory=dict)
+    budget: BudgetState = field(default_factory=BudgetState)  # token budgets: figures and hold (`policies.budget`)
 
     def agent(self, name: str) -> AgentState:
         """The agent's state (a fresh one when it has none yet)."""
@@ -292,8 +320,10 @@ def save_state(log_dir: Path, state: WatchdogState) -> None:
 
 
 def write_atomic(path: Path, text: str, *, prefix: str = ".watchdog-") -> None:
-    """Replace `path` with `text` atomically; the temp file never outlives a failed write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace `path` with `text` atomically; the temp file never outlives a failed write (a
+    kill leaves it: `Watchdog.recover` removes `prefix*` at start). A missing folder is made
+    private (0o700, `runtime.folders`)."""
+    ensure_dir(path.parent, PRIVATE)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

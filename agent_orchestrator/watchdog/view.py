@@ -9,7 +9,7 @@ from typing import Any
 from agent_orchestrator.runtime.launcher import supervision
 from agent_orchestrator.truth.model import Truth
 from agent_orchestrator.watchdog.events import iso
-from agent_orchestrator.watchdog.state import load_state
+from agent_orchestrator.watchdog.state import AgentState, load_state
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,62 @@ def supervision_note(info: dict[str, Any], now: float) -> str:
     return f"watchdog: restarted {record.get('restarts', 0)}× by its launcher (last exit {record.get('last_exit')}){when}"
 
 
+@dataclass(frozen=True)
+class Queued:
+    """One message in an agent's outbox as `status` shows it.
+
+    `kind` (ping, nudge, probe, wake, send, flag, fix, reannounce); `state` queued | sending |
+    in-cli (`watchdog.state.Message`); `age_s` seconds since it was queued; `attempts` failed
+    hand-overs so far; `waiting` why it has not gone yet, in words; `person` is set when it waits
+    for something only a person can clear (text typed in the input box, a question on screen);
+    `merged` how many pings it lists (0 or 1 when it is a single message)."""
+
+    id: str
+    kind: str
+    state: str
+    age_s: float
+    attempts: int
+    waiting: str
+    reason: str
+    merged: int = 0
+    person: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        """The message as JSON-ready facts (`status --json`)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+# Holds a person can clear; a busy turn, a retry or a usage limit clear by themselves.
+_FOR_A_PERSON = ("unsubmitted text", "needs-input", "dialog")
+
+
+def queued(st: AgentState, now: float) -> list[Queued]:
+    """The agent's outbox, oldest first (the first is the only one that can go next), as `Queued`."""
+    out = []
+    for i, m in enumerate(st.outbox):
+        if m.state == "sending":
+            waiting = "being handed to the agent now"
+        elif m.state == "in-cli":
+            waiting = f"in the CLI's own queue since {_ago(now, m.sent_at)} ago: done when the CLI accepts it"
+        elif i > 0:
+            waiting = "behind the message before it (one at a time)"
+        elif m.held:
+            waiting = m.held
+        elif m.next_try > now:
+            waiting = f"retry in {_ago(m.next_try, now)}" + (f" (last try: {m.last_error})" if m.last_error else "")
+        else:
+            waiting = "goes at the next tick"
+        person = i == 0 and m.state == "queued" and any(word in m.held for word in _FOR_A_PERSON)
+        out.append(Queued(m.id, m.kind, m.state, round(max(0.0, now - m.created), 1), m.attempts, waiting, m.reason,
+                          len(m.items) if len(m.items) > 1 else 0, person))
+    return out
+
+
+def outboxes(log_dir: Path, now: float) -> dict[str, list[Queued]]:
+    """Every agent's waiting messages (agents with none left out), from the saved state."""
+    return {name: q for name, st in load_state(log_dir).agents.items() if (q := queued(st, now))}
+
+
 def truths(log_dir: Path) -> dict[str, Truth]:
     """The watchdog's last verdict per agent (`state·source`), from its saved state."""
     return {name: st.truth for name, st in load_state(log_dir).agents.items() if st.truth is not None}
@@ -101,11 +157,12 @@ def explain(log_dir: Path, name: str, now: float) -> list[str]:
     if truth is not None and truth.conflict:
         reported = "reported" if truth.conflict_reported else "within the grace"
         lines.append(f"  conflict: {truth.conflict} (for {_ago(now, truth.conflict_since or now)}, {reported})")
-    for i, m in enumerate(st.outbox):
-        where = {"queued": "waiting", "sending": "being delivered", "in-cli": "in the CLI's own queue"}.get(m.state, m.state)
-        extra = "; ".join(x for x in (m.held, f"{m.attempts} failed attempts ({m.last_error})" if m.attempts else "",
-                                      f"{len(m.items)} merged" if len(m.items) > 1 else "") if x)
-        lines.append(f"  outbox {i + 1}: {m.kind} {where} for {_ago(now, m.created)}" + (f" — {extra}" if extra else "") + f": {m.reason}")
+    messages = queued(st, now)
+    lines.append(f"  outbox: {len(messages)} message{'s' if len(messages) != 1 else ''} waiting" if messages else "  outbox: empty")
+    for i, q in enumerate(messages, 1):
+        merged = f", {q.merged} merged" if q.merged else ""
+        lines.append(f"    {i}. {q.kind} ({q.reason}{merged}): {q.state} for {_ago(now, now - q.age_s)}, "
+                     f"{q.attempts} failed attempt{'s' if q.attempts != 1 else ''} — {q.waiting}")
     return lines
 
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
+
 DEBOUNCE_MS = 20  # a burst of events (a tool call's Pre/Post hooks) wakes the tick once
 STEP_MS = 50  # watchfiles' poll of its event queue: 10 ms cost ~0.6% of a core at rest, 50 ms ~0.2% (BENCHMARKS.md)
 
@@ -45,7 +47,7 @@ class WakeChannel:
         if self._thread is not None:
             return self
         for folder in self.folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            ensure_dir(folder, PRIVATE)
         self._thread = threading.Thread(target=self._watch, name="wake-channel", daemon=True)
         self._thread.start()
         self._ready.wait(5.0)

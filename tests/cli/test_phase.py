@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -250,16 +251,21 @@ def test_phase_set_is_handed_to_the_running_watchdog_and_applied_on_its_next_tic
 RESPONSES = itertools.count(1)
 
 
-def transcript(path: Path, session: str, responses: list[tuple[int, int, int, int]]) -> None:
+def transcript(path: Path, session: str, responses: list[tuple[int, int, int, int]], at: float | None = None) -> None:
     """Append to a Claude Code transcript: each (input, output, cache_read, cache_write) response
-    written as three streaming lines sharing message id and request id, as Claude Code does."""
+    written as three streaming lines sharing message id and request id, as Claude Code does
+    (stamped `at`, epoch seconds, when given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         for inp, out, read, write in responses:
             n = next(RESPONSES)
             mid, rid = f"msg_{n:04d}", f"req_{n:04d}"
             for snapshot in (1, out // 2, out):
-                fh.write(claude_assistant(mid, rid, out=snapshot, inp=inp, read=read, write=write, session=session) + "\n")
+                line = claude_assistant(mid, rid, out=snapshot, inp=inp, read=read, write=write, session=session)
+                if at is not None:
+                    stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    line = json.dumps({**json.loads(line), "timestamp": stamp})
+                fh.write(line + "\n")
 
 
 def test_tokens_without_a_ledger_is_a_friendly_message(config: Path) -> None:
@@ -275,24 +281,25 @@ def test_tokens_json_and_table_from_ledger_records(config: Path, tmp_path: Path)
     log_dir = Path(load_config(config).defaults.log_dir)
     files = {"builder": tmp_path / "t" / "b.jsonl", "adversary": tmp_path / "t" / "a.jsonl"}
     ledger = Ledger(log_dir, ["builder", "adversary"], lambda name: [("claude", files[name])])
-    t0 = 1_800_000_000.0
-    transcript(files["builder"], "sb", [(10, 1000, 2000, 30)])
-    ledger.poll(t0, "p1", "G1")
-    transcript(files["adversary"], "sa", [(5, 400, 0, 0)])
+    t0 = 1_790_000_000.0  # before the transcripts' files were written
+    ledger.poll(t0, "p1", "G1")  # G1 claimed (no claim commit known: it opens at this tick)
+    transcript(files["builder"], "sb", [(10, 1000, 2000, 30)], at=t0 + 1)
+    transcript(files["adversary"], "sa", [(5, 400, 0, 0)], at=t0 + 60)
     ledger.poll(t0 + 60, "p1", "G1")
+    ledger.open_gate(t0 + 90, "p1", "G2")  # G2 claimed: G1 ends
     ledger.close_gate(t0 + 90, "p1", "G1")
-    transcript(files["builder"], "sb", [(1, 100, 0, 0)])
-    ledger.poll(t0 + 120, "p1", None)
+    transcript(files["builder"], "sb", [(1, 100, 0, 0)], at=t0 + 120)
+    ledger.poll(t0 + 120, "p1", "G2")
     ledger.close_phase(t0 + 3600, "p1")
-    transcript(files["builder"], "sb", [(2, 50, 0, 0)])
+    transcript(files["builder"], "sb", [(2, 50, 0, 0)], at=t0 + 3650)
     ledger.poll(t0 + 3700, "p2", None)  # p2 is still open: not a record yet
 
     result = agents("tokens", "--json", "--config", str(config))
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert records == read_ledger(log_dir)
-    assert [(r["phase_id"], r["gate"]) for r in records] == [("p1:G1", "G1"), ("p1", None)]
-    gate, phase = records
+    assert [(r["phase_id"], r["gate"]) for r in records] == [("p1:G1", "G1"), ("p1:G2", "G2"), ("p1", None)]
+    gate, _, phase = records
     assert gate["agents"]["builder"] == {"input": 10, "output": 1000, "cache_read": 2000, "cache_write": 30, "total": 3040}
     assert gate["agents"]["adversary"]["total"] == 405 and gate["total"]["total"] == 3445
     assert gate["duration_s"] == 90

@@ -266,3 +266,11 @@ def test_resolve_bin(tmp_path: Path, tools: Path) -> None:
     assert resolve_bin("tools/git", tmp_path, "") == str(tools / "git")  # relative to the agent's dir
     assert resolve_bin("nope", tmp_path, str(tools)) is None
     assert resolve_bin(str(tmp_path / "missing"), tmp_path, str(tools)) is None
+
+
+def test_agents_on_a_host_are_named_not_checked_here(tmp_path: Path, tools: Path) -> None:
+    path = write(tmp_path, CLAUDE_AGENT + '\n[[host]]\nname = "gpu"\nssh = "me@gpu-box"\nlog_dir = "/srv/run"\n\n'
+                 '[[agent]]\nname = "far"\nbackend = "codex"\nhost = "gpu"\ndir = "/srv/work"\nprompt = "hi"\n')
+    report = run(path, tools)
+    assert [a.name for a in report.agents] == ["cl"]
+    assert findings(report, "info", "host gpu") == ["host gpu: far run on me@gpu-box: not checked from here"]

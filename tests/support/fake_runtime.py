@@ -184,6 +184,9 @@ class FakeRuntime:
             for name, p in self.panes.items()
         }
 
+    def unreachable(self) -> dict[str, str]:
+        return {}
+
     def _pane(self, session: str) -> FakePane:
         if session not in self.panes:
             raise TmuxError(f"can't find session: {session}")

@@ -219,7 +219,8 @@ def test_without_a_notify_table_nothing_is_sent_and_no_thread_starts(tmp_path: P
 @pytest.mark.parametrize(("table", "line"), [
     ('on = ["needs-humans"]\nurl = "https://ntfy.sh/t"',
      'notify.on[0]: "needs-humans" is not an event kind that notifies (kinds: needs-human, needs-input, usage-limit, phase-advance, '
-     'sequence-complete, budget, usage-limit-over, config-invalid, tick-error, delivery-failed, truth-conflict, run-escalated, flag); '
+     'sequence-complete, budget, usage-limit-over, config-invalid, tick-error, delivery-failed, truth-conflict, run-escalated, flag, '
+     'host-unreachable, host-reachable); '
      'did you mean "needs-human"?'),
     ('url = "ntfy.sh/t"', 'notify.url: "ntfy.sh/t" is not an http:// or https:// URL'),
     ("min_interval = 5", "notify: give cmd (an argv list, e.g. [\"./notify.sh\"]) or url (e.g. \"https://ntfy.sh/my-topic\"), or both"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.config import Config
-from agent_orchestrator.watchdog.rebuild import rebuild_state
+from agent_orchestrator.watchdog.rebuild import ON_COMPLETE_PID, rebuild_state
 from agent_orchestrator.watchdog.state import state_path
 from tests.support.harness import Harness
 from tests.support.policies import NOW, write_config
@@ -95,3 +95,38 @@ def test_temp_files_left_by_a_kill_mid_save_are_removed_at_start(tmp_path: Path)
     h.restart()
     h.dog.recover()
     assert not list(folder.glob(".watchdog-*")) and not list(folder.glob(".tokens-*"))
+
+
+def test_what_each_agent_was_pinged_for_comes_from_the_log_and_its_clis_own_prompts(loop_config: Config, tmp_path: Path) -> None:
+    log = [ev("watchdog-start", 0), {**ev("ping", 5, commits=["aaaaaaaa"]), "agent": "builder"},
+           {**ev("nudge", 6), "agent": "builder"}]
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    prompts = [{"ts": NOW + 7, "event": "UserPromptSubmit", "data": {"prompt": "Watchdog: new review on origin/main: bbbbbbbb review(G1): PASS."}},
+               {"ts": NOW + 8, "event": "UserPromptSubmit", "data": {"prompt": "please look at cccccccc"}},  # not ours
+               {"ts": NOW + 9, "event": "Stop", "data": {}}]
+    (hooks / "builder.jsonl").write_text("".join(json.dumps(p) + "\n" for p in prompts) + '{"torn')
+    state, _ = rebuild_state(loop_config, tmp_path, log)
+    assert state.handoff.announced == {"builder": ("aaaaaaaa", "bbbbbbbb")} and state.handoff.last_seen is None
+
+
+def test_the_marker_alone_decides_on_complete_by_the_pid_it_recorded(loop_config: Config, tmp_path: Path) -> None:
+    marker = tmp_path / "SEQUENCE-COMPLETE"
+    marker.write_text(f"2027-01-01T00:00:00Z p2 done: SEQUENCE-COMPLETE\n{ON_COMPLETE_PID}4242\n")
+    ph = rebuild_state(loop_config, tmp_path, [])[0].phase
+    assert (ph.complete, ph.on_complete, ph.on_complete_prev_pid) == (True, "starting", 4242)  # checked against the launcher
+    marker.write_text(f"2027-01-01T00:00:00Z p2 done: SEQUENCE-COMPLETE\n{ON_COMPLETE_PID}None\n")
+    assert rebuild_state(loop_config, tmp_path, [])[0].phase.on_complete_prev_pid is None
+    completed = [ev("watchdog-start", 0), ev("phase-advance", 10, index=1), ev("sequence-complete", 20, pids={"reporter": 77})]
+    ph = rebuild_state(loop_config, tmp_path, completed)[0].phase
+    assert (ph.on_complete, ph.on_complete_prev_pid) == ("starting", 77)
+
+
+def test_the_starts_of_a_phase_change_not_seen_done_are_owed(loop_config: Config, tmp_path: Path) -> None:
+    log = [ev("watchdog-start", 0), ev("phase-advance", 10, index=1, pids={"builder": 11})]
+    (intent,) = rebuild_state(loop_config, tmp_path, log)[0].intents
+    assert (intent.agent, intent.kind, intent.prev_pid, intent.created) == ("builder", "advance", 11, NOW + 10)
+    done = [*log, {**ev("advance", 10), "agent": "builder"}]
+    assert rebuild_state(loop_config, tmp_path, done)[0].intents == ()
+    old_log = [ev("watchdog-start", 0), ev("phase-advance", 10, index=1)]  # no pids: nothing to check against
+    assert rebuild_state(loop_config, tmp_path, old_log)[0].intents == ()

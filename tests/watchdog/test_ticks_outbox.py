@@ -86,7 +86,7 @@ def test_a_half_typed_human_line_is_never_overwritten(h: Harness) -> None:
     h.git.push("claim(G1): parser")
     assert h.tick(2) == [("", "gate"), ("adversary", "message-held")]
     assert h.rt.panes["t-adversary"].input == "I am typing a note to the"
-    assert "text typed in its input box" in h.events("message-held")[0]["reason"]
+    assert "unsubmitted text in the input box" in h.events("message-held")[0]["reason"]
     h.rt.panes["t-adversary"].input = ""  # the person sent (or cleared) it
     h.rt.show("t-adversary", "answered the person")
     assert h.tick(2) == [("adversary", "ping")]
@@ -172,7 +172,7 @@ def test_a_healed_reviewer_is_told_the_claim_it_was_reviewing(h: Harness) -> Non
     events = h.tick(30)
     assert ("adversary", "heal") in events
     h.rt.idle("t-adversary", "fresh session")
-    assert h.tick(2) == [("adversary", "reannounce")]
+    assert h.tick(5) == [("adversary", "reannounce")]  # once a screen shows the new session (outbox.START_SETTLE)
     again = pings(h, "t-adversary")[-1]
     assert again.startswith("Watchdog: you were restarted; still open for you") and "claim(G1): parser" in again
     h.git.push("review(G1): PASS")

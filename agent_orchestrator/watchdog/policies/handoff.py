@@ -30,6 +30,15 @@ def commit_line(commit: CommitView) -> str:
     return f"{commit.sha[:8]} {sanitize(commit.subject)}"
 
 
+def commit_ids(items: Sequence[str]) -> list[str]:
+    """The short shas of `commit_line`s (what a ping's event records as announced).
+
+    >>> commit_ids(["938da1f3 review(G1): PASS", "77e6dbc3 claim(G2): x"])
+    ['938da1f3', '77e6dbc3']
+    """
+    return [item.split(" ", 1)[0] for item in items]
+
+
 def ping_text(kind: str, items: Sequence[str], *, again: bool = False) -> str:
     """The message an agent gets for claim / review commits (`items`: `commit_line`s).
 
@@ -106,7 +115,12 @@ def handoff(tick: Tick) -> Step:
         # the run started is new, so a claim that beat the first fetch is still pinged.
         baseline = dict(git.inbox_blobs)
         since = state.run_started if state.run_started is not None else tick.now
+        if hs.announced and state.phase.index > 0 and state.phase.started is not None:
+            # A rebuilt state in a later phase: earlier phases' work is done with (a commit's
+            # time is whole seconds, so the second the phase started in still counts).
+            since = max(since, float(int(state.phase.started)))
         commits = tuple(c for c in commits if c.ts >= since)
+    announced = {agent: frozenset(shas) for agent, shas in hs.announced.items()}
     handoff_cfg = loop.handoff
     claims = [c for c in commits if _pattern(handoff_cfg.claim_pattern).search(c.subject)]
     reviews = [c for c in commits if _pattern(handoff_cfg.review_pattern).search(c.subject)]
@@ -121,8 +135,11 @@ def handoff(tick: Tick) -> Step:
         for agent in targets:
             if ending and agent in loop_agents:
                 continue
-            items = tuple(commit_line(c) for c in found)
-            actions.append(Send(agent, ping_text(kind, items), "ping", f"{kind}: {sanitize(found[-1].subject)}", topic=kind, items=items))
+            fresh = [c for c in found if c.sha[:8] not in announced.get(agent, frozenset())]  # a rebuilt state: not twice
+            if not fresh:
+                continue
+            items = tuple(commit_line(c) for c in fresh)
+            actions.append(Send(agent, ping_text(kind, items), "ping", f"{kind}: {sanitize(fresh[-1].subject)}", topic=kind, items=items))
     gate, gate_started = hs.gate, hs.gate_started
     open_claims, open_reviews = dict(hs.claims), dict(hs.reviews)
     for commit in claims:
@@ -130,7 +147,8 @@ def handoff(tick: Tick) -> Step:
         if label:
             open_claims[label] = _entry(commit)
         if label and label != gate:
-            actions.append(GateChange(tick.phase.phase_id, gate, label, f"gate {label} claimed ({commit.sha[:8]})"))
+            actions.append(GateChange(tick.phase.phase_id, gate, label, f"gate {label} claimed ({commit.sha[:8]})",
+                                      sha=commit.sha, subject=commit.subject, committed=commit.ts))
             gate, gate_started = label, tick.now
     for commit in reviews:
         verdict = review_verdict(commit.subject)
@@ -144,5 +162,5 @@ def handoff(tick: Tick) -> Step:
         if blob is not None and blob != baseline.get(path):
             actions.append(Send(agent, inbox_text(path), "ping", f"inbox {sanitize(path)} changed", topic=f"inbox:{path}"))
     hs = replace(hs, inbox=dict(git.inbox_blobs), last_seen=git.head, gate=gate, gate_started=gate_started,
-                 claims=open_claims, reviews=open_reviews)
+                 claims=open_claims, reviews=open_reviews, announced={})
     return Step(replace(state, handoff=hs), tuple(actions))

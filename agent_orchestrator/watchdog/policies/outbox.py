@@ -26,9 +26,13 @@ from agent_orchestrator.agents.messages import sanitize
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.truth.hook_events import prompt_digest
 from agent_orchestrator.watchdog.model import Action, AgentView, Deliver, Note, Send, Step, Tick
-from agent_orchestrator.watchdog.policies.handoff import render
+from agent_orchestrator.watchdog.policies.handoff import commit_ids, render
 from agent_orchestrator.watchdog.state import AgentState, Message, WatchdogState
 
+TYPED = "unsubmitted text in the input box"  # why a message waits while a person is typing (status shows it)
+STARTING = "the agent is starting"
+START_SETTLE = 3.0  # seconds after a (re)start before a screen shows the new session (the CLI draws itself, takes its kickoff)
+START_WAIT = 60.0  # seconds after a (re)start a message waits at most to see the new session
 MAX_ATTEMPTS = 10  # failed hand-overs before a message is given up loudly
 RETRY_CAP = 300.0  # seconds between two attempts at most
 IN_CLI_LIMIT = 900.0  # seconds a message handed to the CLI's queue may wait for its UserPromptSubmit
@@ -36,6 +40,10 @@ _BUSY = frozenset({"busy", "retrying"})
 _BLOCKED = frozenset({"needs-input", "dialog", "unsubmitted", "exited"})
 # Messages that only make sense to the session they were meant for (a new one gets its kickoff).
 SESSION_BOUND = frozenset({"nudge", "probe", "wake"})
+# Kinds whose newer message stands for a waiting older one of the same topic (a second nudge or
+# wake says it again; pings merge their items). Anything else — a person's `send`, a watcher's
+# flag, a fix request — is delivered as written: only an identical text folds into it.
+SUPERSEDES = frozenset({"nudge", "probe", "wake", "ping", "reannounce"})
 
 
 def message_wait(config: Config, kind: str) -> float:
@@ -53,6 +61,8 @@ def enqueue(state: WatchdogState, sends: Sequence[Send], now: float) -> Watchdog
         box = list(st.outbox)
         for i, old in enumerate(box):
             if old.state != "queued" or old.topic != topic or old.kind != send.kind:
+                continue
+            if not send.items and send.kind not in SUPERSEDES and old.text != text:
                 continue
             items = tuple(dict.fromkeys((*old.items, *send.items)))
             merged = render(send.kind, topic, items) if send.items else None
@@ -80,6 +90,20 @@ def _typed_by_a_person(view: AgentView, st: AgentState) -> bool:
     return not any(" ".join(m.text.split()).startswith(typed[:40]) for m in st.outbox)
 
 
+def _starting(st: AgentState, view: AgentView, now: float) -> bool:
+    """The agent was (re)started less than START_WAIT seconds ago and nothing has shown the new
+    session yet: its hooks have not seen a turn end (a prompt, then idle again), and no screen
+    was captured START_SETTLE seconds or more after the start. A message pasted into a CLI still
+    drawing itself is lost: seen in the chaos suite, a re-announcement "delivered" 0.1 s after a
+    heal (confirmed by the screen: the box was empty) never reached the adversary; the run hung."""
+    if st.last_start is None or now - st.last_start >= START_WAIT:
+        return False
+    if st.hooks.prompts and st.hooks.turn == "idle":
+        return False
+    facts = view.facts
+    return facts is None or facts.captured_at < st.last_start + START_SETTLE
+
+
 def _hold(state: WatchdogState, name: str, st: AgentState, head: Message, why: str, actions: list[Action]) -> WatchdogState:
     if head.held == why:
         return state
@@ -100,7 +124,8 @@ def outbox(tick: Tick) -> Step:
         if head.state in ("sending", "in-cli") and _seen(st, head):
             state = state.with_agent(name, replace(st, outbox=st.outbox[1:]))
             how = "found accepted after a watchdog restart" if head.state == "sending" else "accepted from the CLI's queue"
-            actions.append(Note(name, head.kind, f"{head.reason} ({how})", {"confirmed": "hook", "message": head.id}))
+            actions.append(Note(name, head.kind, f"{head.reason} ({how})", {"confirmed": "hook", "message": head.id,
+                                                                            **({"commits": commit_ids(head.items)} if head.items else {})}))
             continue
         if head.state == "in-cli":
             if tick.now - (head.sent_at or tick.now) > IN_CLI_LIMIT:
@@ -128,7 +153,10 @@ def outbox(tick: Tick) -> Step:
             state = _hold(state, name, st, head, "the agent waits out a usage limit", actions)
             continue
         if _typed_by_a_person(view, st):
-            state = _hold(state, name, st, head, "text typed in its input box", actions)
+            state = _hold(state, name, st, head, TYPED, actions)
+            continue
+        if _starting(st, view, tick.now):
+            state = _hold(state, name, st, head, STARTING, actions)
             continue
         verdict = view.truth.state if view.truth.state != "unknown" else ("busy" if view.busy else "idle")
         waited = tick.now - head.created
@@ -168,6 +196,11 @@ def settle_delivery(state: WatchdogState, name: str, message_id: str, *, ok: boo
 
 def after_start(st: AgentState) -> AgentState:
     """An agent's outbox once it is (re)started: messages meant for the old session (a nudge, a
-    probe, a wake) go; the others wait for the new one, from the start of the queue again."""
-    kept = tuple(replace(m, state="queued", held="") for m in st.outbox if m.kind not in SESSION_BOUND)
+    probe, a wake) go, and so does one the old session already accepted — found "sending" or
+    "in-cli" with the CLI's UserPromptSubmit for it in `st.hooks` (a watchdog killed between the
+    submit and its checkpoint, then a phase advance: re-queued, it reached the new session a
+    second time); the others wait for the new one, from the start of the queue again. `st` is
+    the state before the start forgets the old session's hook events."""
+    kept = tuple(replace(m, state="queued", held="") for m in st.outbox
+                 if m.kind not in SESSION_BOUND and not (m.state in ("sending", "in-cli") and _seen(st, m)))
     return replace(st, outbox=kept)

@@ -100,6 +100,15 @@ def phases(tick: Tick) -> Step:
     if git is None or not git.ok or not git.status_done:
         return Step(replace(state, phase=replace(ph, done_seen_at=None)) if ph.done_seen_at is not None else state)
     ended = loop.phases[min(ph.index, len(loop.phases) - 1)].id
+    # A loop agent on a [[host]] that does not answer cannot be restarted into the next phase
+    # (it would carry on in the old one unseen): the advance waits for the host, however long.
+    # (The host-unreachable note says why; `done_seen_at` is left alone so the busy wait below
+    # still applies once it answers.)
+    if any(a.kind == "loop" and a.enabled and a.host in tick.unreachable for a in tick.config.agents):
+        return Step(state)
+    # A token budget holds the loop agents (`policies.budget`): no new phase's kickoff either.
+    if state.budget.held:
+        return Step(state)
     # The agent that pushed the marker is usually still finishing its reply: restarting it now
     # would cut that reply off (and lose its tokens). Wait, a bounded time, for idle loop agents.
     busy = sorted(n for n, v in tick.views.items() if v.agent.kind == "loop" and v.alive and v.busy)

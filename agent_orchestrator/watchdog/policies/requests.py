@@ -33,6 +33,8 @@ def requests(tick: Tick) -> Step:
             actions.append(Note(name, "cleared", "restarted by hand (agents restart)"))
         elif request.action in ("pause", "resume"):
             state = state.update_agent(name, paused=request.action == "pause")
+            if request.action == "resume" and name in state.budget.held_agents and state.agent(name).needs_human == state.budget.hold:
+                state = state.update_agent(name, needs_human="")  # releases the token budget hold (`policies.budget`)
             actions.append(Note(name, request.action, f"{request.action}d by hand"))
         elif request.action == "phase" and request.index is not None:
             loop = tick.config.loop

@@ -22,9 +22,9 @@ def on_start(st: AgentState, now: float, *, window: float, count: bool = True, c
     a usage-limit window.
     """
     restarts = (*tuple(t for t in st.restarts if now - t < window), now) if count else st.restarts
+    st = after_start(st)  # while the old session's hook events still say what it accepted
     st = replace(st, last_start=now, idle_since=now, facts=None, last_activity=None, dialogs_answered=0,
                  restarts=restarts, hooks=HookState(offset=st.hooks.offset), truth=None)
-    st = after_start(st)
     if clear_holds:
         st = replace(st, needs_human="", restarts=(), failed_starts=0, next_restart_at=0.0, limit=None)
     return st

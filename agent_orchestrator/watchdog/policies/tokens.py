@@ -1,22 +1,26 @@
 """Token records (signal tick): when the ledger closes a gate or a phase.
 
-The ledger itself reads the transcripts (an observation) and appends records (an action);
-this policy only decides when a bucket is final:
+The ledger itself reads the transcripts (an observation), learns each claimed gate (the executor
+hands it every `GateChange`) and appends records (an action); this policy only decides when a
+bucket is final. Tokens are charged by their transcript record's own time (`tokens.ledger`), so
+a record's span is given by times, not by the tick that closes it:
 
-- a gate is recorded when the next gate is claimed (`GateChange` this tick);
-- a phase is recorded when the machine advances (`PhaseChange`): after the loop agents were
-  restarted, their old sessions' transcripts are final, so the ledger reads once more first;
-- the last phase is recorded once the loop agents are idle after SEQUENCE-COMPLETE (they finish
-  the turn that pushed the marker), or `LAST_PHASE_WAIT` seconds after it at the latest;
+- a gate is recorded once the next gate's boundary is settled (`TokenView.ready`);
+- a phase is recorded when the machine advances (`PhaseChange`), ending at this tick: after the
+  loop agents were restarted, their old sessions' transcripts are final, so the ledger reads
+  once more first;
+- the last phase ends at SEQUENCE-COMPLETE; it is recorded once the loop agents are idle after it
+  (they finish the turn that pushed the marker), or `LAST_PHASE_WAIT` seconds after it at the
+  latest;
 - a phase the ledger still holds open that is not the current one (moved by hand, or a crash
-  between the advance and the record) is recorded now.
+  between the advance and the record) is recorded now, ending where the current phase started.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_orchestrator.watchdog.model import Action, CloseTokens, GateChange, PhaseChange, Step, Tick
+from agent_orchestrator.watchdog.model import Action, CloseTokens, PhaseChange, Step, Tick
 
 LAST_PHASE_WAIT = 300.0  # seconds after SEQUENCE-COMPLETE the last phase stays open at most
 
@@ -30,13 +34,14 @@ def tokens(tick: Tick, decided: Sequence[Action]) -> Step:
     actions: list[Action] = []
     closing: set[str] = set()
     for action in decided:
-        if isinstance(action, GateChange) and action.previous is not None and action.phase is not None:
-            actions.append(CloseTokens(action.phase, gate_only=True, reason=f"gate {action.previous} ended: {action.label} claimed"))
-        elif isinstance(action, PhaseChange) and action.ended_phase is not None and not action.complete:
+        if isinstance(action, PhaseChange) and action.ended_phase is not None and not action.complete:
             closing.add(action.ended_phase)
-            actions.append(CloseTokens(action.ended_phase, reread=True, reason=action.reason))
-    ph = tick.state.phase
+            actions.append(CloseTokens(action.ended_phase, reread=True, reason=action.reason, at=tick.now))
     open_phase = ledger.open_phase
+    if open_phase is not None and open_phase not in closing:
+        actions += [CloseTokens(open_phase, gate_only=True, reason=f"gate {label} ended: the next gate's boundary is settled")
+                    for label in ledger.ready]
+    ph = tick.state.phase
     if loop is None or not loop.phases or open_phase is None or open_phase in closing:
         return Step(tick.state, tuple(actions))
     current = loop.phases[min(ph.index, len(loop.phases) - 1)].id
@@ -44,7 +49,7 @@ def tokens(tick: Tick, decided: Sequence[Action]) -> Step:
         loop_busy = any(v.busy for v in tick.views.values() if v.agent.kind == "loop")
         completed = ph.completed_at if ph.completed_at is not None else tick.now
         if (not loop_busy and tick.now > completed) or tick.now - completed > LAST_PHASE_WAIT:
-            actions.append(CloseTokens(open_phase, reason="sequence complete; loop agents done"))
+            actions.append(CloseTokens(open_phase, reason="sequence complete; loop agents done", at=completed, successor=False))
     elif open_phase != current and not any(isinstance(a, PhaseChange) for a in decided):
-        actions.append(CloseTokens(open_phase, reason=f"phase {open_phase} is no longer current"))
+        actions.append(CloseTokens(open_phase, reason=f"phase {open_phase} is no longer current", at=ph.started))
     return Step(tick.state, tuple(actions))

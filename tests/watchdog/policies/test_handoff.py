@@ -36,7 +36,14 @@ def review_ping(*commits: CommitView) -> Send:
 
 
 INBOX_PING = Send("builder", inbox_text(INBOX), "ping", f"inbox {INBOX} changed", topic=f"inbox:{INBOX}")
-G1 = GateChange("p1", None, "G1", "gate G1 claimed (aaaaaaaa)")
+
+
+def gate(previous: str | None, c: CommitView, label: str) -> GateChange:
+    """The gate change a claim makes, carrying the claim commit for the token ledger."""
+    return GateChange("p1", previous, label, f"gate {label} claimed ({c.sha[:8]})", sha=c.sha, subject=c.subject, committed=c.ts)
+
+
+G1 = gate(None, CLAIM, "G1")
 
 
 def entry(c: CommitView) -> str:
@@ -67,13 +74,13 @@ HANDOFF: list[Any] = [
                  id="other-commits-no-ping"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0", gate="G1", gate_started=NOW - 100)),
                  GitView(ok=True, head="h1", commits=(CLAIM2,)),
-                 (*claim_pings(CLAIM2), GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")),
+                 (*claim_pings(CLAIM2), gate("G1", CLAIM2, "G2")),
                  HandoffState(last_seen="h1", gate="G2", gate_started=NOW, claims={"G2": entry(CLAIM2)}), id="next-gate-replaces-the-one-in-flight"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0", gate="G1", gate_started=NOW - 100)),
                  GitView(ok=True, head="h1", commits=(AGAIN,)), claim_pings(AGAIN),
                  HandoffState(last_seen="h1", gate="G1", gate_started=NOW - 100, claims={"G1": entry(AGAIN)}), id="same-gate-reclaimed-no-gate-change"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h0")), GitView(ok=True, head="h1", commits=(CLAIM, CLAIM2)),
-                 (*claim_pings(CLAIM, CLAIM2), G1, GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")),
+                 (*claim_pings(CLAIM, CLAIM2), G1, gate("G1", CLAIM2, "G2")),
                  HandoffState(last_seen="h1", gate="G2", gate_started=NOW, claims={"G1": entry(CLAIM), "G2": entry(CLAIM2)}),
                  id="two-claims-one-ping-two-gates"),
     pytest.param(state_of(handoff=HandoffState(last_seen="h1", inbox={INBOX: "blob1"})), GitView(ok=True, head="h2", inbox_blobs={INBOX: "blob1"}),

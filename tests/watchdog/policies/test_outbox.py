@@ -78,7 +78,7 @@ def test_text_a_person_typed_is_never_pasted_over(config: Config) -> None:
     typing = facts(state="unsubmitted_input", input="half a sentence")
     step = outbox(tick(config, sup(HELLO), screen={"sup": typing}, truth={"sup": Truth("unsubmitted", "screen")}))
     assert kinds(step.actions) == [("Note", "sup", "message-held")]
-    assert step.state.agent("sup").outbox[0].held == "text typed in its input box"
+    assert step.state.agent("sup").outbox[0].held == "unsubmitted text in the input box"
 
 
 @pytest.mark.parametrize("prompts,via", [
@@ -127,6 +127,18 @@ def test_pings_that_pile_up_merge_into_one_message_listing_each_commit_once() ->
     assert [m.text for m in nudges.agent("sup").outbox] == ["newer nudge"]
     sending = replace(state, agents={"sup": replace(state.agent("sup"), outbox=(replace(merged, state="sending"),))})
     assert len(enqueue(sending, [two], NOW + 5).agent("sup").outbox) == 2  # a message being handed over does not change
+
+
+@pytest.mark.parametrize("kind", ["send", "flag", "fix"])
+def test_messages_a_person_or_a_watcher_wrote_are_each_delivered(kind: str) -> None:
+    """Two `agents send` (or two watchers' flags) while the agent is busy: the second must not
+    replace the first (it did: they shared a topic, and a message without items was swapped)."""
+    first, second = Send("sup", "please rebase", kind, "a"), Send("sup", "and run the tests", kind, "b")  # type: ignore[arg-type]
+    state = enqueue(enqueue(WatchdogState(), [first], NOW), [second], NOW + 1)
+    assert [m.text for m in state.agent("sup").outbox] == ["please rebase", "and run the tests"]
+    assert len({m.id for m in state.agent("sup").outbox}) == 2
+    again = enqueue(state, [Send("sup", "please rebase", kind, "a")], NOW + 2)  # type: ignore[arg-type]
+    assert [m.text for m in again.agent("sup").outbox] == ["please rebase", "and run the tests"]  # the same text twice: once
 
 
 def test_control_characters_from_git_never_reach_the_pane() -> None:

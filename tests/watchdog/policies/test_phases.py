@@ -223,7 +223,8 @@ def test_a_claim_pushed_with_the_done_marker_belongs_to_the_ending_phase(loop_co
     state = state_of(phase=STARTED, handoff=HandoffState(last_seen="h0"))
     git = GitView(ok=True, head="h1", commits=(commit("c", "claim(G2): last gate"),), status_done=True)
     step = decide(loop_config, state, observation(loop_config, git=git), NOW)
-    assert GateChange("p1", None, "G2", "gate G2 claimed (cccccccc)") in step.actions
+    assert GateChange("p1", None, "G2", "gate G2 claimed (cccccccc)", sha="c" * 8, subject="claim(G2): last gate", committed=NOW) \
+        in step.actions
     # the adversary is restarted into p2, so only the persistent reviewer is pinged
     assert [k for k in kinds(step.actions) if k[0] in ("Deliver", "Start")] == [
         ("Start", "builder", "advance"), ("Start", "adversary", "advance"), ("Deliver", "second", "submit")]

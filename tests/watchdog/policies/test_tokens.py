@@ -21,40 +21,43 @@ DONE = PhaseState(index=1, started=NOW - 900, complete=True, completed_at=NOW - 
 ADVANCED = PhaseChange("p1", 1, False, "p1 done: advancing to p2")
 BUSY = {"builder": facts(active=True)}
 
-# (state, open phase in the ledger, decided actions, screens, now, actions)
+# (state, what the ledger holds open, decided actions, screens, now, actions)
+OPEN_P1 = TokenView(open_phase="p1")
+OPEN_P2 = TokenView(open_phase="p2")
+G1_READY = TokenView(open_phase="p1", open_gate="G2", ready=("G1",))
+G1_CLOSE = CloseTokens("p1", gate_only=True, reason="gate G1 ended: the next gate's boundary is settled")
+COMPLETE = CloseTokens("p2", reason="sequence complete; loop agents done", at=NOW - 10, successor=False)
 TOKENS: list[Any] = [
-    pytest.param(state_of(phase=P1), "p1", [], {}, NOW, (), id="nothing-to-close"),
-    pytest.param(state_of(phase=P1), "p1", [GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")], {}, NOW,
-                 (CloseTokens("p1", gate_only=True, reason="gate G1 ended: G2 claimed"),), id="a-gate-ends-when-the-next-is-claimed"),
-    pytest.param(state_of(phase=P1), "p1", [GateChange("p1", None, "G1", "gate G1 claimed (aaaaaaaa)")], {}, NOW, (),
-                 id="the-first-gate-ends-nothing"),
-    pytest.param(state_of(phase=P2), "p1", [ADVANCED], {}, NOW, (CloseTokens("p1", reread=True, reason="p1 done: advancing to p2"),),
-                 id="an-advance-closes-the-ended-phase-once"),
-    pytest.param(state_of(phase=P2), "p1", [GateChange("p1", None, "G2", "gate G2 claimed (cccccccc)"), ADVANCED], {}, NOW,
-                 (CloseTokens("p1", reread=True, reason="p1 done: advancing to p2"),), id="a-first-gate-claimed-with-the-done-marker"),
-    pytest.param(state_of(phase=DONE), "p2", [PhaseChange("p2", 1, True, "p2 done: SEQUENCE-COMPLETE")], BUSY, NOW, (),
+    pytest.param(state_of(phase=P1), OPEN_P1, [], {}, NOW, (), id="nothing-to-close"),
+    pytest.param(state_of(phase=P1), G1_READY, [], {}, NOW, (G1_CLOSE,), id="a-gate-is-recorded-once-the-next-boundary-is-settled"),
+    pytest.param(state_of(phase=P1), OPEN_P1, [GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)")], {}, NOW, (),
+                 id="a-claim-alone-records-nothing-yet"),
+    pytest.param(state_of(phase=P2), OPEN_P1, [ADVANCED], {}, NOW,
+                 (CloseTokens("p1", reread=True, reason="p1 done: advancing to p2", at=NOW),), id="an-advance-closes-the-ended-phase-once"),
+    pytest.param(state_of(phase=P2), G1_READY, [GateChange("p1", None, "G2", "gate G2 claimed (cccccccc)"), ADVANCED], {}, NOW,
+                 (CloseTokens("p1", reread=True, reason="p1 done: advancing to p2", at=NOW),),
+                 id="the-phase-close-records-its-gates-itself"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [PhaseChange("p2", 1, True, "p2 done: SEQUENCE-COMPLETE")], BUSY, NOW, (),
                  id="completion-waits-for-busy-loop-agents"),
-    pytest.param(state_of(phase=DONE), "p2", [], {}, NOW, (CloseTokens("p2", reason="sequence complete; loop agents done"),),
-                 id="completion-closes-once-loop-agents-are-idle"),
-    pytest.param(state_of(phase=DONE), "p2", [], {"second": facts(active=True)}, NOW,
-                 (CloseTokens("p2", reason="sequence complete; loop agents done"),), id="a-busy-persistent-agent-does-not-hold-it"),
-    pytest.param(state_of(phase=DONE), "p2", [], {}, NOW - 10, (), id="not-in-the-completing-tick-itself"),
-    pytest.param(state_of(phase=DONE), "p2", [], BUSY, NOW - 10 + LAST_PHASE_WAIT, (), id="busy-within-the-wait"),
-    pytest.param(state_of(phase=DONE), "p2", [], BUSY, NOW - 10 + LAST_PHASE_WAIT + 1,
-                 (CloseTokens("p2", reason="sequence complete; loop agents done"),), id="busy-after-the-wait-closes-anyway"),
-    pytest.param(state_of(phase=DONE), None, [], {}, NOW, (), id="already-closed"),
-    pytest.param(state_of(phase=P1), "p2", [], {}, NOW, (CloseTokens("p2", reason="phase p2 is no longer current"),),
-                 id="a-phase-left-open-is-closed"),
-    pytest.param(state_of(phase=P1), "p2", [PhaseChange(None, 0, False, "phase set by hand (x)", resumed="p1", by_hand=True)], {}, NOW, (),
-                 id="not-in-the-tick-the-phase-was-moved"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [], {}, NOW, (COMPLETE,), id="completion-closes-once-loop-agents-are-idle"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [], {"second": facts(active=True)}, NOW, (COMPLETE,),
+                 id="a-busy-persistent-agent-does-not-hold-it"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [], {}, NOW - 10, (), id="not-in-the-completing-tick-itself"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [], BUSY, NOW - 10 + LAST_PHASE_WAIT, (), id="busy-within-the-wait"),
+    pytest.param(state_of(phase=DONE), OPEN_P2, [], BUSY, NOW - 10 + LAST_PHASE_WAIT + 1, (COMPLETE,), id="busy-after-the-wait-closes-anyway"),
+    pytest.param(state_of(phase=DONE), TokenView(), [], {}, NOW, (), id="already-closed"),
+    pytest.param(state_of(phase=P1), OPEN_P2, [], {}, NOW, (CloseTokens("p2", reason="phase p2 is no longer current", at=NOW - 900),),
+                 id="a-phase-left-open-ends-where-the-current-one-began"),
+    pytest.param(state_of(phase=P1), OPEN_P2, [PhaseChange(None, 0, False, "phase set by hand (x)", resumed="p1", by_hand=True)], {}, NOW,
+                 (), id="not-in-the-tick-the-phase-was-moved"),
 ]
 
 
-@pytest.mark.parametrize("state,open_phase,decided,screen,now,actions", TOKENS)
-def test_tokens(make_config: Callable[..., Config], state: WatchdogState, open_phase: str | None, decided: list[Action],
+@pytest.mark.parametrize("state,ledger,decided,screen,now,actions", TOKENS)
+def test_tokens(make_config: Callable[..., Config], state: WatchdogState, ledger: TokenView, decided: list[Action],
                 screen: dict[str, Any], now: float, actions: tuple[Action, ...]) -> None:
     config = make_config(LOG_TOKENS, base="loop")
-    step = tokens(tick(config, state, now=now, screen=screen, tokens=TokenView(open_phase=open_phase)), decided)
+    step = tokens(tick(config, state, now=now, screen=screen, tokens=ledger), decided)
     assert step.actions == actions
     assert step.state == state
 
@@ -70,14 +73,17 @@ def test_no_records_without_logging_or_a_ledger(make_config: Callable[..., Confi
     assert step.actions == () and step.state == state
 
 
+CLAIMED_G2 = {"sha": "d" * 8, "subject": "claim(G2): lexer", "committed": NOW}
+
+
 @pytest.mark.parametrize("status_done,tail", [
-    # mid-phase: the claim of G2 ends G1, whose record is closed after the gate change
-    pytest.param(False, [GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)"),
-                         CloseTokens("p1", gate_only=True, reason="gate G1 ended: G2 claimed")], id="next-gate"),
+    # mid-phase: the claim of G2 is handed to the ledger (the executor opens the gate with its
+    # commit); G1 is recorded on a later tick, once G2's boundary is settled
+    pytest.param(False, [GateChange("p1", "G1", "G2", "gate G2 claimed (dddddddd)", **CLAIMED_G2)], id="next-gate"),
     # pushed with the done marker: the phase ends first (G1 is closed with it, by the ledger),
     # G2 is the ending phase's last claim, and the phase's record is read once more and closed
-    pytest.param(True, [GateChange("p1", None, "G2", "gate G2 claimed (dddddddd)"),
-                        CloseTokens("p1", reread=True, reason="p1 done: advancing to p2")], id="with-the-done-marker"),
+    pytest.param(True, [GateChange("p1", None, "G2", "gate G2 claimed (dddddddd)", **CLAIMED_G2),
+                        CloseTokens("p1", reread=True, reason="p1 done: advancing to p2", at=NOW)], id="with-the-done-marker"),
 ])
 def test_the_whole_tick_closes_records_after_the_changes(make_config: Callable[..., Config], status_done: bool, tail: list[Action]) -> None:
     config = make_config(LOG_TOKENS, base="loop")
@@ -85,5 +91,6 @@ def test_the_whole_tick_closes_records_after_the_changes(make_config: Callable[.
     git = GitView(ok=True, head="h1", commits=(CommitView("d" * 8, "claim(G2): lexer", NOW),), status_done=status_done)
     step = decide(config, state, observation(config, git=git, tokens=TokenView(open_phase="p1", open_gate="G1")), NOW)
     assert [a for a in step.actions if isinstance(a, (GateChange, CloseTokens))] == tail
-    assert step.actions[-1] == tail[-1]  # token records come last
+    if isinstance(tail[-1], CloseTokens):
+        assert step.actions[-1] == tail[-1]  # token records come last
     assert (step.state.phase.index, step.state.handoff.gate) == ((1, None) if status_done else (0, "G2"))
