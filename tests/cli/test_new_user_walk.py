@@ -123,7 +123,8 @@ def test_new_user_walk(tmp_path: Path, socket: str) -> None:
         agents("validate", "--config", config)
         assert "started" in agents("up", "adversary", "--config", config)
 
-        # status --watch for 3 seconds
+        # status --watch for 3 seconds, once the watchdog has started (slow on a loaded machine) and logged it
+        assert wait_until(lambda: any(e.get("action") == "watchdog-start" for e in read_events(project / ".agents")), timeout=60)
         out = agents("status", "--watch", "--for", "3", "--config", config)
         for seen in ("builder", "adversary", "phase p1 (1/1)", "watchdog running", "last events"):
             assert seen in out, (seen, out)
