@@ -216,13 +216,13 @@ def test_follow_cli_streams_and_exits_0_on_ctrl_c(tmp_path: Path) -> None:
             f.write(c_user(ts(2), "appended") + "\n")
         wait_for(lambda: "appended" in out.read_text())
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
     assert out.read_text().splitlines() == ["2026-11-22T03:10:01Z user  hello", "2026-11-22T03:10:02Z user  appended"]
 
 
-def wait_for(cond, timeout: float = 5.0) -> None:
+def wait_for(cond, timeout: float = 60.0) -> None:  # generous: a loaded machine starts Python slowly
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out"
