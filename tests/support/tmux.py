@@ -26,7 +26,7 @@ def kill_server(socket: str) -> None:
     TmuxRuntime(socket).kill_server()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
     """Poll `predicate` until it holds or `timeout` seconds pass; returns the last result."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

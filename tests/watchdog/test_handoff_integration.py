@@ -150,7 +150,7 @@ fetch_timeout = 10
             assert wait_until(lambda n=name, o=old: self.pid(n) not in (None, o)), f"{name} was not restarted"
         self.wait_ready(*before)
 
-    def wait_received(self, name: str, count: int, timeout: float = 5) -> list[str]:
+    def wait_received(self, name: str, count: int, timeout: float = 30) -> list[str]:
         wait_until(lambda: len(self.received(name)) >= count, timeout=timeout)
         return self.received(name)
 

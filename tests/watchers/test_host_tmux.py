@@ -95,7 +95,7 @@ def test_a_hosted_watcher_flags_a_stale_claim_pings_and_is_healed(tmp_path: Path
     assert (flag.decision.watcher, flag.decision.entity_id, flag.decision.context) == ("claims", "claim:g1", "claim-unreviewed")
     # the ping went through verified delivery into the notify agent's input: the demo agent echoes it
     assert wait_until(screen_has(project.runtime, "t-lead", "echo: Watcher claims: gate G1 claimed"), timeout=10)
-    assert wait_until(screen_has(project.runtime, "t-lead", f"agents flags resolve {flag.decision.id[:8]}"), timeout=5)
+    assert wait_until(screen_has(project.runtime, "t-lead", f"agents flags resolve {flag.decision.id[:8]}"), timeout=30)
     def events():
         return [(e["agent"], e["action"]) for e in read_events(project.log_dir) if e["action"] in ("flag", "flag-ping", "heal")]
     assert wait_until(lambda: events() == [("claims", "flag"), ("lead", "flag-ping")], timeout=10)
@@ -110,7 +110,7 @@ def test_a_hosted_watcher_flags_a_stale_claim_pings_and_is_healed(tmp_path: Path
     git(work, "commit", "--allow-empty", "-qm", "review(G1): PASS")
     git(work, "push", "-q", "origin", "HEAD:main")
     assert wait_until(lambda: ledger.flags(open_only=True) == [], timeout=15), project.logs("claims", 40)
-    assert wait_until(screen_has(project.runtime, "t-claims", f"resolved {flag.decision.id[:8]}"), timeout=5)
+    assert wait_until(screen_has(project.runtime, "t-claims", f"resolved {flag.decision.id[:8]}"), timeout=30)
     records = [json.loads(x)["record"] for x in (project.log_dir / "decisions.jsonl").read_text().splitlines()]
     assert records == ["decision", "resolution"]
     assert events() == [("claims", "flag"), ("lead", "flag-ping"), ("claims", "heal")]
