@@ -27,7 +27,7 @@ from agent_orchestrator.cli.render import state_label, with_held
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.tokens.ledger import open_buckets, read_ledger
 from agent_orchestrator.watchdog.state import load_state
-from agent_orchestrator.watchdog.view import held_states
+from agent_orchestrator.watchdog.view import held_states, outboxes
 
 TAIL_BYTES = 64 * 1024  # the end of events.jsonl read per frame: far more than a screen of events
 
@@ -43,7 +43,8 @@ class AgentLine:
     verdict with its source (`busy·hook`, "" when it has none or the agent is not running),
     `phase` its phase/gate ("" for agents outside the loop), `idle_s` seconds since its screen
     last changed (None unknown), `restarts` starts inside the restart window, `tokens` spent so
-    far (None: not counted), `hold` the watchdog's hold ("" none)."""
+    far (None: not counted), `hold` the watchdog's hold ("" none), `queued` messages waiting in
+    its outbox, `queue_held` set when the next one waits for a person (text in the input box)."""
 
     name: str
     state: str
@@ -53,6 +54,8 @@ class AgentLine:
     restarts: int = 0
     tokens: int | None = None
     hold: str = ""
+    queued: int = 0
+    queue_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S")
 
 
+def _queued(a: AgentLine) -> Text:
+    if not a.queued:
+        return Text("-", style="dim")
+    return Text(f"{a.queued}!" if a.queue_held else str(a.queued), style="bold yellow" if a.queue_held else "")
+
+
 def render_dashboard(board: Dashboard, max_events: int = 5) -> RenderableType:
     """The frame for `board`: a title line, one row per agent, the phase line, the watchdog line
     and the last `max_events` events (one line each, cut to the width). Pure."""
@@ -104,11 +113,12 @@ def render_dashboard(board: Dashboard, max_events: int = 5) -> RenderableType:
     table.add_column("idle", no_wrap=True, justify="right")
     table.add_column("rst", no_wrap=True, justify="right")
     table.add_column("tokens", no_wrap=True, justify="right")
+    table.add_column("out", no_wrap=True, justify="right")
     for a in board.agents:
         shown = f"{a.doing} · {a.hold}" if a.doing and a.hold else (a.doing or a.state)
         style = _HOLD_STYLE.get(a.hold, "") or ("green" if a.doing.startswith("busy") else _STYLE.get(a.state.split(" ")[0], "yellow"))
         table.add_row(a.name, Text(shown, style=style), a.phase or "-", _duration(a.idle_s), str(a.restarts) if a.restarts else "-",
-                      _tokens(a.tokens))
+                      _tokens(a.tokens), _queued(a))
     parts.append(table)
     if board.phase:
         parts.append(Text(board.phase, no_wrap=True, overflow="ellipsis"))
@@ -176,6 +186,7 @@ def snapshot(proj: Project, now: float, *, max_events: int = 20, warning: str = 
     config, log_dir = proj.config, proj.log_dir
     panes = proj.runtime.observe()
     held = held_states(log_dir)
+    waiting = outboxes(log_dir, now)
     state = load_state(log_dir)
     rows = [with_held(r, held.get(r.name)) for r in proj.status(panes) if r.kind != "service"]
     tokens = token_totals(log_dir) if config.watchdog.log_tokens or (log_dir / "token-log.jsonl").exists() else {}
@@ -204,6 +215,7 @@ def snapshot(proj: Project, now: float, *, max_events: int = 20, warning: str = 
             idle_s=(now - st.idle_since) if st is not None and st.idle_since is not None and row.state == "running" else None,
             restarts=len(st.restarts) if st is not None else 0,
             tokens=tokens.get(row.name) if tokens else None,
+            queued=len(waiting.get(row.name, ())), queue_held=bool(waiting.get(row.name)) and waiting[row.name][0].person,
         ))
     wd = proj.watchdog_status(panes)
     if wd.state == "running":

@@ -34,9 +34,9 @@ def board():
         title="/home/me/proj/agents.toml — proj-3f9a-",
         now=NOW,
         agents=(
-            AgentLine("builder", "running", doing="busy·hook", phase="p2/G3", idle_s=4, restarts=0, tokens=1_234_567),
+            AgentLine("builder", "running", doing="busy·hook", phase="p2/G3", idle_s=4, restarts=0, tokens=1_234_567, queued=2),
             AgentLine("adversary", "running · paused", doing="idle·screen", hold="paused", phase="p2/G3", idle_s=754, restarts=2,
-                      tokens=98_765),
+                      tokens=98_765, queued=1, queue_held=True),
             AgentLine("supervisor", "dead (1) · needs-human", hold="needs-human", restarts=6, tokens=None),
             AgentLine("reporter", "stopped"),
         ),
@@ -56,7 +56,8 @@ def test_render_shows_each_agent_with_the_source_of_its_state_in_80_columns() ->
     lines = dashboard_lines(board(), width=80, max_events=3)
     assert all(len(line) <= 80 for line in lines), lines
     text = "\n".join(lines)
-    for row in (("builder", "busy·hook", "p2/G3", "4s", "1.2M"), ("adversary", "idle·screen · paused", "p2/G3", "12m34s", "2", "98.8k"),
+    assert lines[1].split()[-1] == "out"  # the outbox column: messages waiting for the turn to end
+    for row in (("builder", "busy·hook", "p2/G3", "4s", "1.2M", "2"), ("adversary", "idle·screen · paused", "p2/G3", "12m34s", "2", "98.8k", "1!"),
                 ("supervisor", "dead (1) · needs-human", "6"), ("reporter", "stopped")):
         line = next(line for line in lines if line.startswith(row[0]))
         assert all(cell in line for cell in row), (row, line)
