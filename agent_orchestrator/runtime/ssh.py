@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import stat
 import subprocess
 import tempfile
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_orchestrator.config.schema import HostConfig
+from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
 from agent_orchestrator.runtime.observation import TmuxError
 
 CONTROL_PERSIST = 300  # seconds the master connection stays up after its last client
@@ -90,6 +92,18 @@ def control_path(control_dir: Path, host: str) -> Path:
     return Path(tempfile.gettempdir()) / f"ao-ssh-{os.getuid()}" / digest
 
 
+def private_folder(folder: Path) -> Path:
+    """Make `folder` (0700) unless it exists, and check that it is this user's and that nobody
+    else can write into it: whoever can put a socket at the control path gets every command
+    (and its stdin) meant for the host. Raises TmuxError naming the folder when it is not."""
+    ensure_dir(folder, PRIVATE)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise TmuxError(f"{folder}: the ssh control folder must be a folder of uid {os.getuid()} that nobody else can write to "
+                        f"(it is uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o})")
+    return folder
+
+
 class SshTransport:
     """Runs argv lists on one `[[host]]` through a persistent master connection.
 
@@ -115,7 +129,7 @@ class SshTransport:
     def argv(self, remote: list[str], *, tty: bool = False) -> list[str]:
         """The local argv that runs `remote` (an argument list) on the host; with `tty` a terminal
         is allocated (`attach`), else none and no password prompt can block (BatchMode)."""
-        self.control.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(self.control.parent)
         mode = ["-t"] if tty else ["-T", "-o", "BatchMode=yes"]
         return ["ssh", *self.options(), *mode, "--", self.host.ssh, shlex.join(remote)]
 

@@ -5,9 +5,10 @@ log_dir — both the real Claude Code CLI against the scripted model, one watchd
 The adversary's scratch HOME is prepared on b, it is started, pinged, watched and restarted there
 over one ssh master connection; its hook events (hooks on) and transcripts come back
 incrementally, so deliveries to it are confirmed by its own UserPromptSubmit and the token
-ledger holds exactly what the playbook sent it. The second run kills sshd mid-run: b is
-`unreachable` in status and events, nothing is restarted blind, and once sshd is back the run
-ends as the first one did — nothing lost.
+ledger holds exactly what the playbook sent it. Mid-run sshd is killed: b is `unreachable` in
+status and events, a heavy tick passes without anything done to the adversary blind, the builder
+carries on here, and once sshd is back the run ends as a calm one would — nothing lost. (One
+rehearsal covers both: a full run costs ~2 minutes of CI.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from agent_orchestrator.rehearsal.runner import RehearsalResult, run_rehearsal
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.watchdog.events import read_events
+from agent_orchestrator.watchdog.state import load_state
 from tests.support.gate_rows import EXAMPLE, expected_rows, loop_rows
 from tests.support.sshd import HOST_ALIAS, Sshd
 
@@ -47,7 +49,7 @@ def rehearse(claude: str, sshd: Sshd, lines: list[str], during: Callable[[Projec
 
 
 def check_the_run(result: RehearsalResult, lines: list[str]) -> list[tuple[str, str]]:
-    """What both runs must show; returns the (agent, action) events."""
+    """What a run across the two machines must show; returns the (agent, action) events."""
     assert result.ok, f"{result.reason}\n" + "\n".join(lines[-50:])
     assert result.leftovers == []
     rows = {r.name: r for r in result.status}
@@ -72,17 +74,7 @@ def check_the_run(result: RehearsalResult, lines: list[str]) -> list[tuple[str, 
     return actions
 
 
-def test_builder_here_and_adversary_on_host_b_reach_sequence_complete(claude: str, sshd: Sshd) -> None:
-    lines: list[str] = []
-    result = rehearse(claude, sshd, lines)
-    try:
-        actions = check_the_run(result, lines)
-        assert ("", "host-unreachable") not in actions
-    finally:
-        shutil.rmtree(result.sandbox.parent, ignore_errors=True)
-
-
-def test_sshd_killed_mid_run_is_unreachable_then_recovers_with_nothing_lost(claude: str, sshd: Sshd) -> None:
+def test_builder_here_adversary_on_b_through_an_sshd_outage_reach_sequence_complete(claude: str, sshd: Sshd) -> None:
     lines: list[str] = []
     seen: dict[str, Any] = {}
 
@@ -93,12 +85,19 @@ def test_sshd_killed_mid_run_is_unreachable_then_recovers_with_nothing_lost(clau
             while ("adversary", "ping") not in events() and time.monotonic() < deadline:
                 time.sleep(0.2)
             sshd.stop()
+            stopped_at = time.time()
             seen["stopped"] = len(events())
             deadline = time.monotonic() + 60
             while ("", "host-unreachable") not in events() and time.monotonic() < deadline:
                 time.sleep(0.2)
             seen["status"] = {r.name: r.state for r in project.status()}
-            time.sleep(8)  # an outage of a few ticks; the builder works on meanwhile
+            # An outage that outlasts a heavy tick (heal runs then): wait for the watchdog to tick
+            # that far past the stop, not for a fixed time.
+            heavy = seen["heavy"] = project.config.watchdog.heavy_interval + project.config.watchdog.signal_interval
+            deadline = time.monotonic() + 90
+            while (load_state(project.log_dir).last_tick or 0) < stopped_at + heavy and time.monotonic() < deadline:
+                time.sleep(0.2)
+            seen["ticked"] = (load_state(project.log_dir).last_tick or 0) - stopped_at
             seen["during"] = events()[seen["stopped"]:]
             sshd.start()
             deadline = time.monotonic() + 60
@@ -113,11 +112,12 @@ def test_sshd_killed_mid_run_is_unreachable_then_recovers_with_nothing_lost(clau
     try:
         actions = check_the_run(result, lines)
         assert seen["status"]["adversary"] == "unreachable" and seen["status"]["builder"] == "running"
+        assert seen["ticked"] >= seen["heavy"], seen  # a heavy tick (heal) ran while b was away
         assert ("", "host-unreachable") in seen["during"]
         assert not [a for a in seen["during"] if a[0] == "adversary"]  # nothing done to it blind
         down, up = actions.index(("", "host-unreachable")), actions.index(("", "host-reachable"))
         assert down < up and actions.count(("", "host-unreachable")) == 1
-        assert result.events[up]["away_s"] >= 5  # the whole outage, not a blip
+        assert result.events[up]["away_s"] > 0
         assert not [a for a in actions[down:up] if a[0] == "adversary" and a[1] in ("heal", "reboot", "advance", "delivery-failed")]
     finally:
         shutil.rmtree(result.sandbox.parent, ignore_errors=True)

@@ -68,6 +68,10 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+class PortTaken(RuntimeError):
+    """sshd could not bind its port: another process took it since `free_port` looked."""
+
+
 @dataclass
 class Sshd:
     """A private sshd in `folder` on 127.0.0.1:`port`; `home` is the HOME its sessions get."""
@@ -119,8 +123,19 @@ class Sshd:
             "  GlobalKnownHostsFile /dev/null", "  StrictHostKeyChecking yes", "  LogLevel ERROR", "",
         ]))
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the listener and wait (bounded) until it accepts connections."""
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the listener and wait (bounded) until it accepts connections. A port taken
+        meanwhile by another process (suites run side by side) moves it to a free one: the client
+        config and known_hosts follow, so `ssh -F` finds it there."""
+        for _ in range(3):
+            try:
+                self._start(timeout)
+                return
+            except PortTaken:
+                self.port = free_port()
+        self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         assert SSHD is not None
         self.prepare()
         if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
@@ -132,13 +147,21 @@ class Sshd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"sshd exited ({self.proc.returncode}): {(self.folder / 'sshd.log').read_text()[-500:]}")
+                said = (self.folder / "sshd.log").read_text()[-500:]
+                self.proc = None
+                if "Address already in use" in said:
+                    raise PortTaken(said)
+                raise RuntimeError(f"sshd exited: {said}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as probe:
+                    banner = probe.recv(8)  # sshd speaks first; whatever else holds the port does not say this
+                if banner.startswith(b"SSH-"):
                     return
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"sshd did not listen on 127.0.0.1:{self.port} within {timeout:g}s")
+                pass
+            time.sleep(0.05)
+        self.stop()  # not left running behind the failure
+        raise RuntimeError(f"sshd did not answer on 127.0.0.1:{self.port} within {timeout:g}s")
 
     def stop(self) -> None:
         """Kill the listener and every connection it serves (the host is gone)."""

@@ -105,3 +105,42 @@ def test_one_watchdog_heals_both_machines_and_leaves_a_silent_host_alone(tmp_pat
         assert wait_until(screen_has(runtime.inner, "t-bob", "echo: while you were away"), timeout=20)
     finally:
         proj.down()
+
+
+def test_a_tick_asks_a_host_once_for_its_panes_and_once_for_every_changed_screen(tmp_path: Path, sshd: Sshd,
+                                                                                 sockets: tuple[str, str]) -> None:
+    names = [f"r{i}" for i in range(4)]
+    path = two_host_config(tmp_path, sshd, local_socket=sockets[0], remote_socket=sockets[1], agents=[
+        {"name": "alice"}, *({"name": n, "host": "b", "dir": str(tmp_path)} for n in names)])
+    clock = Clock()
+    clock.offset = 5  # every capture is stamped after the screens' last activity
+    wd = Watchdog(path, clock=clock)
+    proj = wd.project
+    hosts = proj.hosts
+    assert hosts is not None
+    remote = hosts.remotes["b"]
+    try:
+        proj.up(watchdog=False)
+        for name in ["alice", *names]:
+            assert wait_until(screen_has(proj.runtime.inner, f"t-{name}", "demo>"), timeout=30)
+
+        def ssh_calls_of_a_tick() -> int:
+            before = remote.transport.calls
+            clock.offset += 5
+            wd.tick()
+            return remote.transport.calls - before
+
+        assert ssh_calls_of_a_tick() == 2  # list-panes + launch records, then ONE capture of the 4 new screens
+        assert {n: wd.state.agent(n).facts is not None for n in names} == dict.fromkeys(names, True)
+        assert ssh_calls_of_a_tick() == 1  # nothing changed: the observation only
+        # two panes change on b: still one capture call for both
+        activity = {s: p.window_activity for s, p in remote.observe().items()}
+        # tmux keeps activity in whole seconds: type once a new second has begun, so it shows
+        assert wait_until(lambda: time.time() >= int(max(activity.values())) + 1, timeout=5)
+        for name in names[:2]:
+            remote.send_key(f"t-{name}", "x", "Enter")
+        assert wait_until(lambda: all(remote.observe()[f"t-{n}"].window_activity != activity[f"t-{n}"] for n in names[:2]), timeout=20)
+        assert wait_until(screen_has(proj.runtime.inner, f"t-{names[1]}", "echo: x"), timeout=20)
+        assert ssh_calls_of_a_tick() == 2
+    finally:
+        proj.down()
