@@ -19,7 +19,8 @@ Used by tests/e2e/test_chaos.py (the short form CI runs) and bench/chaos.py (≥
 - `check_run`: the invariants, on a finished `run_rehearsal` of examples/builder-adversary:
   SEQUENCE-COMPLETE reached, the git story as the playbook tells it, each claim/review ping
   received exactly once by its agent (user prompts in its transcripts holding the commit's
-  short sha; re-announcements counted apart — they follow an agent restart only), the reporter
+  short sha, plus a prompt its CLI accepted — UserPromptSubmit — in a session killed before it
+  wrote it; re-announcements counted apart — they follow an agent restart only), the reporter
   run once, the ledger's phase totals = `tokens --scan` of the loop agents' transcripts, the
   watchdog back after every kill by its launcher alone, no `.watchdog-*` / `.tokens-*` temp file.
 """
@@ -429,12 +430,44 @@ def git_log(origin: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in reversed(out.splitlines())]  # type: ignore[misc]
 
 
-def user_prompts(home: Path) -> list[str]:
-    """Every user prompt (not tool results) in the Claude Code transcripts under `home`."""
+def user_prompts(home: Path, hooks: Path | None = None) -> list[str]:
+    """Every user prompt (not tool results) in the Claude Code transcripts under `home`.
+
+    With `hooks` (the agent's hook log, `<log_dir>/hooks/<agent>.jsonl`), a prompt the CLI
+    accepted — its UserPromptSubmit event — that its session's transcript lacks counts too: a
+    CLI SIGKILLed right after accepting a prompt (the reviewer killed mid-review) never wrote
+    it to its transcript, though the agent received it."""
     prompts = []
+    seen: dict[str, Counter[str]] = {}  # session id -> its transcript's prompts
     for path in sorted((home / ".claude" / "projects").glob("**/*.jsonl")):
-        prompts += [e.text for e in iter_events(path) if e.kind == "user"]
+        texts = [e.text for e in iter_events(path) if e.kind == "user"]
+        seen[path.stem] = Counter(" ".join(t.split()) for t in texts)
+        prompts += texts
+    for session, text in _accepted(hooks) if hooks is not None else []:
+        left = seen.setdefault(session, Counter())
+        if left[" ".join(text.split())] > 0:
+            left[" ".join(text.split())] -= 1
+        else:
+            prompts.append(text)
     return prompts
+
+
+def _accepted(hooks: Path) -> list[tuple[str, str]]:
+    """(session id, prompt) of each UserPromptSubmit in a hook log, oldest first."""
+    out = []
+    try:
+        lines = hooks.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        data = record.get("data") if isinstance(record, dict) and record.get("event") == "UserPromptSubmit" else None
+        if isinstance(data, dict) and isinstance(data.get("prompt"), str):
+            out.append((str(data.get("session_id") or ""), data["prompt"]))
+    return out
 
 
 def scanned(home: Path) -> int:
@@ -481,7 +514,7 @@ def check_run(sandbox: Path, events: list[dict[str, Any]], tokens: list[dict[str
     expected_again = dict(reannounced or {})
     pings: dict[str, Counter[str]] = {}
     for agent, pattern in (("adversary", r"^claim"), ("builder", r"^review")):
-        prompts = user_prompts(homes / agent)
+        prompts = user_prompts(homes / agent, log_dir / "hooks" / f"{agent}.jsonl")
         again = [p for p in prompts if p.startswith(REANNOUNCED)]
         plain = [p for p in prompts if not p.startswith(REANNOUNCED)]
         counts: Counter[str] = Counter()
@@ -498,7 +531,7 @@ def check_run(sandbox: Path, events: list[dict[str, Any]], tokens: list[dict[str
     # The reporter ran once: one session, one prompt (its start's event may have died with a
     # watchdog; the next one then logs `on-complete-confirmed`).
     sessions = sorted((homes / "reporter" / ".claude" / "projects").glob("*/*.jsonl"))
-    reporter_prompts = user_prompts(homes / "reporter")
+    reporter_prompts = user_prompts(homes / "reporter", log_dir / "hooks" / "reporter.jsonl")
     if len(sessions) != 1 or len(reporter_prompts) != 1:
         problems.append(f"reporter: {len(sessions)} sessions, {len(reporter_prompts)} prompts (expected 1 and 1)")
     # The ledger's phase records = what the loop agents' transcripts hold.

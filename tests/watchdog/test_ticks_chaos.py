@@ -199,3 +199,30 @@ def test_a_message_for_a_just_restarted_agent_waits_until_its_new_session_shows(
     assert team.tick(3) == [("adversary", "reannounce")]
     assert claim[:8] in pings(team, "t-adversary")[-1]
 
+
+
+
+def test_a_watchdog_killed_right_after_pasting_a_ping_only_submits_it(team: Harness) -> None:
+    """Finding 1 at the killer's "paste" moment (tests/support/chaos.py): the watchdog dies right
+    after the ping's text reached the pane, before the submit key and its checkpoint. The next
+    one finds the message "sending" with its text still in the box and only submits it — the
+    claim reaches the adversary once. (Killed right after the submit key: test_decide_chaos.py.)"""
+    real_paste = team.rt.paste
+
+    def paste_then_die(session: str, text: str) -> None:
+        real_paste(session, text)
+        if session == "t-adversary":
+            raise Killed()
+
+    team.rt.paste = paste_then_die  # type: ignore[method-assign]
+    claim = team.git.push("claim(G1): parser")
+    with pytest.raises(Killed):
+        team.tick(2)
+    del team.rt.paste
+    team.restart()
+    assert ("adversary", "ping") in team.tick(2)  # logged by the new watchdog: the killed one could not
+    assert team.tick(2) == [] and team.tick(30) == []
+    texts = pings(team, "t-adversary")
+    assert len(texts) == 1 and claim[:8] in texts[0], texts
+    assert len([e for e in team.rt.log if e[0] == "paste" and e[1] == "t-adversary"]) == 1
+    assert load_state(team.dog.log_dir).agent("adversary").outbox == ()

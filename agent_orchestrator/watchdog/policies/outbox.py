@@ -14,7 +14,8 @@ outbox (`enqueue`), a durable intent saved before anything is typed. Then, per a
   steering; Claude queues what is submitted while busy) — backends without one keep waiting;
 - text a person typed into the input box is never pasted over: the message waits, and says so;
 - a message found "sending" (a watchdog died mid-delivery) is settled by evidence — the CLI's
-  UserPromptSubmit for it, or its text still in the input box — never re-sent blindly.
+  UserPromptSubmit for it, or its text still in the input box — never re-sent blindly; with
+  the agent's hooks live, an empty box means waiting ACCEPT_GRACE seconds for that event first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from agent_orchestrator.agents import hooks
 from agent_orchestrator.agents.messages import sanitize
 from agent_orchestrator.config.schema import Config
 from agent_orchestrator.truth.hook_events import prompt_digest
@@ -36,6 +38,11 @@ START_WAIT = 60.0  # seconds after a (re)start a message waits at most to see th
 MAX_ATTEMPTS = 10  # failed hand-overs before a message is given up loudly
 RETRY_CAP = 300.0  # seconds between two attempts at most
 IN_CLI_LIMIT = 900.0  # seconds a message handed to the CLI's queue may wait for its UserPromptSubmit
+# seconds a message found "sending" by a restarted watchdog, its text gone from the box, waits
+# for the CLI's UserPromptSubmit before it is handed over again (agents with live hooks): a
+# watchdog SIGKILLed right after the submit key is back in ~0.5 s, and a CLI under load runs its
+# hook later than that — re-sent at once, the message reached the agent twice.
+ACCEPT_GRACE = 15.0
 _BUSY = frozenset({"busy", "retrying"})
 _BLOCKED = frozenset({"needs-input", "dialog", "unsubmitted", "exited"})
 # Messages that only make sense to the session they were meant for (a new one gets its kickoff).
@@ -104,6 +111,13 @@ def _starting(st: AgentState, view: AgentView, now: float) -> bool:
     return facts is None or facts.captured_at < st.last_start + START_SETTLE
 
 
+def _accept_may_come(view: AgentView, st: AgentState, head: Message, now: float) -> bool:
+    """A message found "sending", its text gone from the box, may still be accepted: the agent's
+    hooks are live and less than ACCEPT_GRACE seconds passed since it was handed over."""
+    live = hooks.wired(view.backend.screen, view.backend.hooks) and st.hooks.last_event_at is not None
+    return live and now - (head.sent_at if head.sent_at is not None else now) < ACCEPT_GRACE
+
+
 def _hold(state: WatchdogState, name: str, st: AgentState, head: Message, why: str, actions: list[Action]) -> WatchdogState:
     if head.held == why:
         return state
@@ -137,9 +151,11 @@ def outbox(tick: Tick) -> Step:
             continue
         if head.state == "sending":
             # Found mid-delivery by a restarted watchdog: submit what is still in the box, else
-            # hand it over again (the CLI never accepted it).
+            # (once its UserPromptSubmit had time to come) hand it over again.
             still_there = view.facts is not None and view.facts.input and " ".join(head.text.split()).startswith(
                 " ".join(view.facts.input.split())[:40])
+            if not still_there and _accept_may_come(view, st, head, tick.now):
+                continue
             actions.append(Deliver(name, head.id, "finish" if still_there else "submit", tick.now - head.created))
             continue
         if head.attempts >= MAX_ATTEMPTS:
