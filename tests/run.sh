@@ -23,5 +23,16 @@ echo "== ruff check" >&2
 "$venv/ruff" check .
 echo "== mypy (strict on the core: model, state, decide, settle, policies, screen)" >&2
 "$python" -m mypy
-echo "== pytest" >&2
-exec "$python" -m pytest -n auto "$@"
+# Workers: one per core when the real-CLI tests run (each drives Node CLIs that want a core); twice
+# that for `-m "not e2e"`, whose tests mostly wait on tmux, git and child processes (on 2 cores:
+# ~115 s with 2 workers, ~60 s with 4). AO_TEST_WORKERS overrides.
+workers="${AO_TEST_WORKERS:-auto}"
+if [ -z "${AO_TEST_WORKERS:-}" ]; then
+    prev=""
+    for arg in "$@"; do
+        if [ "$prev" = "-m" ] && [ "$arg" = "not e2e" ]; then workers=$(( 2 * $(nproc) )); fi
+        prev="$arg"
+    done
+fi
+echo "== pytest ($workers workers)" >&2
+exec "$python" -m pytest -n "$workers" "$@"
