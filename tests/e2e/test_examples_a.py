@@ -51,7 +51,7 @@ def check_end_state(result: RehearsalResult, lines: list[str], last_phase: str) 
     assert result.leftovers == []
     assert result.reason == "SEQUENCE-COMPLETE; on_complete reporter ran"
     assert result.phase["complete"] and result.phase["phase_id"] == last_phase and result.phase["on_complete"] == "started"
-    assert (result.sandbox / "run" / "SEQUENCE-COMPLETE").read_text().strip().endswith("SEQUENCE-COMPLETE")
+    assert (result.sandbox / "run" / "SEQUENCE-COMPLETE").read_text().splitlines()[0].endswith("SEQUENCE-COMPLETE")  # 2nd line: on_complete pid
     actions = [(e.get("agent"), e["action"]) for e in result.events]
     assert actions.count(("", "sequence-complete")) == 1 and actions.count(("reporter", "on-complete")) == 1
 

@@ -376,10 +376,23 @@ def tool_running(run: HookRun, agent: str) -> None:
     assert snap.agent(agent).truth.detail == "tool Bash running"  # type: ignore[union-attr]
     run.settled(agent, ("busy",), "busy", timeout=SIGNAL_INTERVAL + 4, after=pre.ts)
     post = run.hook_event(agent, "PostToolUse", pre.ts, timeout=30)
-    run.reflects(agent, post, lambda t: t.state == "busy" and t.source == "hook" and "tool" not in t.detail, "busy·hook (tool done)")
+    tool_done(run, agent, post)
     stop = run.hook_event(agent, "Stop", post.ts, timeout=30)
     run.reflects(agent, stop, lambda t: t.state == "idle" and t.source == "hook", "idle·hook")
     run.settled(agent, ("idle",), "idle", timeout=SIGNAL_INTERVAL * 3, after=stop.ts)
+
+
+def tool_done(run: HookRun, agent: str, post: HookEvent) -> None:
+    """After PostToolUse the turn goes on (busy·hook, no tool) — unless the reply that follows
+    ends it within the same tick (60–90 ms seen on a loaded machine): then the first state that
+    folded PostToolUse already folded Stop too, and is idle·hook."""
+    snap = run.reflects(agent, post, lambda t: t.source == "hook" and t.state in ("busy", "idle") and "tool" not in t.detail,
+                        "busy·hook (tool done)")
+    folded = snap.agent(agent)
+    if folded.hooks.last_event == "PostToolUse":
+        assert folded.truth is not None and folded.truth.state == "busy", folded.truth
+    else:
+        assert folded.hooks.last_event == "Stop" and folded.truth is not None and folded.truth.state == "idle", (folded.hooks, folded.truth)
 
 
 def answer_dialog(run: HookRun, agent: str, question: str = "Do you want to proceed?") -> float:
@@ -440,12 +453,7 @@ def test_claude_transitions_reach_the_watchdog_through_hooks(version: str) -> No
         print(f"\n-- {run.label}: the asker's truth while the approved tool ran: {seen or ['(no tick)']}")
         assert later and all(t is not None and t.label == "busy·hook" and "permission answered" in t.detail for t in later), \
             (later, run.diagnose())
-        # The reply after the tool can end the turn within a tick (90 ms seen on a loaded machine):
-        # the first state that folded PostToolUse is busy·hook, or idle·hook if Stop came in the same tick.
-        after_post = run.reflects("asker", post, lambda t: t.source == "hook" and t.state in ("busy", "idle"), "busy·hook (tool done)")
-        folded = after_post.agent("asker")
-        if folded.hooks.last_event == "PostToolUse":
-            assert folded.truth is not None and folded.truth.state == "busy", folded.truth
+        tool_done(run, "asker", post)
         stop = run.hook_event("asker", "Stop", post.ts, timeout=30)
         run.reflects("asker", stop, lambda t: t.state == "idle" and t.source == "hook", "idle·hook")
         run.settled("asker", ("idle",), "idle", timeout=SIGNAL_INTERVAL * 3, after=stop.ts)
