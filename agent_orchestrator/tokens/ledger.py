@@ -7,7 +7,10 @@ to the phase and the gate that were open at that time (`tokens.spans`), not to t
 it, so the same run gives the same rows however the ticks fall:
 
 - a phase runs from its start to the tick that advanced (or completed) it — or to the newest of
-  its loop agents' last replies, read once more right after their restart (`close_phase`);
+  its loop agents' last replies, read once more right after their restart (`close_phase`); its
+  records wait `PHASE_SETTLE` seconds, so a record stamped before that end but written (or read)
+  a moment after it — Claude Code can write a turn's last line after the Stop hook that ended
+  the turn — still counts for the phase;
 - a gate runs from its claim's boundary (`tokens.claims`: the first tool result reporting the
   claim commit, or the end of its git second) to the next gate's boundary or the phase's end.
 
@@ -53,6 +56,10 @@ from agent_orchestrator.transcripts.reader import mtime
 
 # (kind, path) pairs of an agent's transcript files; kind is "claude" or "codex".
 FilesOf = Callable[[str], list[tuple[str, Path]]]
+
+#: Seconds a phase's records wait after its close (the watchdog's `settle`): transcript records
+#: stamped before the close and read within this time still count for the phase.
+PHASE_SETTLE = 10.0
 
 
 class Ledger:
@@ -105,7 +112,7 @@ class Ledger:
             if not isinstance(known, list) or not all(isinstance(k, str) for k in known):
                 raise ValueError("known: expected a list of paths")
             spans = from_json(data)
-        except ValueError as exc:  # JSONDecodeError too
+        except (ValueError, OverflowError) as exc:  # JSONDecodeError too; OverflowError: an `Infinity` offset
             aside = self.state_path.with_name(self.state_path.name + ".corrupt")
             os.replace(self.state_path, aside)
             self.problem = (f"{self.state_path}: {exc} (kept as {aside.name}); rebuilt from the transcripts, "
@@ -151,15 +158,23 @@ class Ledger:
         """Finish a phase close a killed ledger left half done, and drop open spans whose record
         the log already holds (appended, then killed before the save)."""
         s = self.spans
-        if s.closing is not None:
-            self._finish_close()
-        if s.phase is not None and record_id(s.phase.phase_id, s.phase.started) in self._ids:
+        if s.closing is not None and (s.closing.due is None or self._close_begun()):
+            self._finish_close()  # (a close still waiting for its `due`, none appended, is left to `poll`)
+        if s.closing is None and s.phase is not None and record_id(s.phase.phase_id, s.phase.started) in self._ids:
             s.closing = Closing(s.phase.phase_id, s.recorded_phase or s.phase.started, True)
             self._finish_close()
         while s.gates and record_id(f"{s.gates[0].phase_id}:{s.gates[0].gate}", s.gates[0].started) in self._ids:
             s.gates.pop(0)
         if s.recorded_phase is not None:
             s.timeline = [e for e in s.timeline if e[0] >= s.recorded_phase]
+
+    def _close_begun(self) -> bool:
+        """Whether a record of the pending phase close (a gate's or the phase's) is in the log."""
+        s = self.spans
+        if s.phase is None or s.closing is None or s.phase.phase_id != s.closing.phase_id:
+            return True
+        ids = [record_id(f"{g.phase_id}:{g.gate}", g.started) for g in s.gates] + [record_id(s.phase.phase_id, s.phase.started)]
+        return any(i in self._ids for i in ids)
 
     def _append(self, rec: dict[str, Any]) -> dict[str, Any]:
         """Append `rec` to the log unless its id is there already; a torn last line (a write cut
@@ -186,13 +201,29 @@ class Ledger:
         `phase_end` is when the last phase completed (later entries belong to none). A
         transcript first seen with a modification time before `since` (epoch; the start of the
         run) is history from an earlier run: read to its end without being charged, as is any
-        entry stamped before `since`. Returns the per-agent tokens this poll read.
+        entry stamped before `since`. While a phase close waits for its `due` time, what is read
+        joins the closing phase (stamped before its end) or the next one (after), and nothing
+        else changes; the first poll at or after `due` appends its records, then goes on as
+        usual. Returns the per-agent tokens this poll read.
         """
         s = self.spans
         before = (self.scanner.bytes_read, len(self.known), self._changes)
         if s.fold(now - FOLD_AFTER):
             self._changes += 1
         entries, deltas = self._read(now, since)
+        if s.closing is not None:
+            late = [e for e in entries if (s.recorded_phase is None or e[0] >= s.recorded_phase)
+                    and (phase_end is None or e[0] < phase_end)]
+            if late:
+                s.timeline += late
+                self._changes += 1
+            entries = []
+            if s.closing.due is not None and now < s.closing.due:
+                if (self.scanner.bytes_read, len(self.known), self._changes) != before:
+                    self.save()
+                return deltas
+            self._finish_close()
+            self._changes += 1
         if phase_id is None:
             if s.phase is None and (s.timeline or s.next_start is not None):
                 s.timeline, s.next_start = [], None  # nothing is open: nothing to charge
@@ -257,9 +288,14 @@ class Ledger:
 
     def _open_gate(self, now: float, phase_id: str, label: str, claim: Claim | None) -> None:
         s = self.spans
-        if self.granularity != "gate" or s.phase is None or s.phase.phase_id != phase_id:
+        if self.granularity != "gate" or s.phase is None:
             return
-        if s.gates and s.gates[-1].gate == label:
+        # A gate of the next phase claimed while the last close settles: kept after the closing
+        # phase's gates, and the next phase opens with it (`_finish_close`).
+        successor = s.closing is not None and s.closing.successor and phase_id != s.closing.phase_id
+        if not successor and (s.phase.phase_id != phase_id or s.closing is not None):
+            return
+        if s.gates and s.gates[-1].gate == label and s.gates[-1].phase_id == phase_id:
             return
         floor = max(t for t in (s.recorded_phase, s.recorded_gate, s.gates[-1].started if s.gates else None, -1e18)
                     if t is not None)
@@ -288,7 +324,9 @@ class Ledger:
         """Labels of the gates whose record can be appended now (the next boundary is settled),
         oldest first."""
         s = self.spans
-        out = []
+        out: list[str] = []
+        if s.closing is not None:
+            return out
         for i, g in enumerate(s.gates[:-1]):
             if not s.gates[i + 1].settled:
                 break
@@ -300,7 +338,7 @@ class Ledger:
         """Append the record of the oldest open gate (if it is `label`, or any when None) once the
         next gate's boundary is settled; None when there is none to close."""
         s = self.spans
-        if len(s.gates) < 2 or not s.gates[1].settled or (label is not None and s.gates[0].gate != label):
+        if s.closing is not None or len(s.gates) < 2 or not s.gates[1].settled or (label is not None and s.gates[0].gate != label):
             return None
         g, end = s.gates[0], s.gates[1].started
         rec = self._append(record(f"{g.phase_id}:{g.gate}", g.gate, g.started, end, s.gate_sums(0, end), opened_by=g.source))
@@ -310,10 +348,17 @@ class Ledger:
         return rec
 
     def close_phase(self, now: float, phase_id: str, at: float | None = None, *, successor: bool = True,
-                    with_last_read: bool = False) -> list[dict[str, Any]]:
+                    with_last_read: bool = False, settle: float = 0.0) -> list[dict[str, Any]]:
         """Append the records of the phase's gates, then the phase's own, ending at `at` (epoch;
         default `now`). With `successor` the next phase starts at `at` and keeps the entries
-        stamped from then on; without (the sequence is complete) they are dropped.
+        stamped from then on; without (the sequence is complete) they are dropped. Returns the
+        records appended (the gates', then the phase's).
+
+        `settle` (seconds; the watchdog passes `PHASE_SETTLE`): the close is decided and saved
+        now, but its records are appended by the first `poll` `settle` seconds later, so an entry
+        stamped before the end and read in between still counts for the phase; returns [] then.
+        A close of the same phase already waiting is not moved; a close of another phase records
+        the waiting one at once (the next phase began where it ended and ends now).
 
         `with_last_read`: the last `poll` read the ended phase's final replies (its loop agents'
         old sessions, after their restart: the new ones have written nothing yet), so the phase
@@ -321,15 +366,23 @@ class Ledger:
         can be written just after the tick that saw the turn end.
         """
         s = self.spans
+        if s.closing is not None:
+            if s.closing.phase_id == phase_id and s.closing.due is not None and now < s.closing.due:
+                return []
+            # Another phase ends before the last close was due (phases a few seconds long): that
+            # close is recorded now, and `phase_id` is the phase that began where it ended.
+            self._finish_close()
+            if s.phase is None and s.next_start is not None:
+                s.phase, s.next_start = PhaseSpan(phase_id, s.next_start), None
         end = now if at is None else at
         if s.phase is not None and s.phase.phase_id == phase_id and end < s.phase.started:
             end = now
         if with_last_read and self._last_read is not None and self._last_read >= end:
             end = self._last_read + 0.001
         self._settle(now, force=True)
-        s.closing = Closing(phase_id, end, successor)
+        s.closing = Closing(phase_id, end, successor, now + settle if settle > 0 else None)
         self.save()  # the close is on disk before its records: a killed ledger finishes it
-        return self._finish_close()
+        return [] if settle > 0 else self._finish_close()
 
     def _finish_close(self) -> list[dict[str, Any]]:
         s = self.spans
@@ -342,7 +395,7 @@ class Ledger:
         if s.phase is not None:
             for i, g in enumerate(s.gates):
                 end = min(s.gates[i + 1].started, c.at) if i + 1 < len(s.gates) else c.at
-                if g.started < end:
+                if g.started < end and g.phase_id == c.phase_id:
                     out.append(self._append(record(f"{g.phase_id}:{g.gate}", g.gate, g.started, end, s.gate_sums(i, end),
                                                    opened_by=g.source)))
             out.append(self._append(record(c.phase_id, None, s.phase.started, c.at, s.phase_sums(before=c.at))))
@@ -351,16 +404,27 @@ class Ledger:
         s.recorded_phase = max(s.recorded_phase or c.at, c.at)
         s.recorded_gate = max(s.recorded_gate or c.at, c.at)
         s.timeline = [e for e in s.timeline if e[0] >= c.at] if c.successor else []
-        s.phase, s.gates, s.closing = None, [], None
+        s.gates = [g for g in s.gates if g.phase_id != c.phase_id] if c.successor else []
+        s.phase, s.closing = None, None
         s.next_start = c.at if c.successor else None
         self.save()
         return out
 
     # -- views ---------------------------------------------------------------------------------
     def open_ids(self) -> tuple[str | None, str | None]:
-        """(phase id, gate label) of the open phase and the gate in flight (None where none)."""
+        """(phase id, gate label) of the open phase and the gate in flight (None where none; both
+        None while a phase close waits to be recorded)."""
         s = self.spans
+        if s.closing is not None:
+            return None, None
         return (s.phase.phase_id if s.phase else None), (s.gates[-1].gate if s.gates else None)
+
+    def successor_due(self) -> bool:
+        """Whether a phase close with a successor is under way, or that successor is not open
+        yet: the next `poll` must be given the phase current now (even after SEQUENCE-COMPLETE,
+        when a short last phase ended within the settle time of the one before it)."""
+        s = self.spans
+        return (s.closing is not None and s.closing.successor) or (s.phase is None and s.next_start is not None)
 
     def totals(self, since: float | None = None) -> tuple[int, int]:
         """(tokens of the open phase, tokens of the run): the run is every phase recorded since

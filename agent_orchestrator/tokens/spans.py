@@ -65,11 +65,14 @@ class GateSpan:
 @dataclass
 class Closing:
     """A phase close under way (written before its records, finished by a restarted ledger):
-    `phase_id` ends at `at` (epoch); with `successor` a next phase starts there."""
+    `phase_id` ends at `at` (epoch); with `successor` a next phase starts there. `due` (epoch,
+    or None: at once) is when its records are appended: until then entries read late but stamped
+    before `at` still join the phase (`Ledger.close_phase`'s `settle`)."""
 
     phase_id: str
     at: float
     successor: bool
+    due: float | None = None
 
 
 @dataclass
@@ -117,6 +120,8 @@ class Spans:
         if self.phase is None:
             return False
         pending = [g.claim.committed for g in self.gates if not g.settled and g.claim is not None]
+        if self.closing is not None:
+            pending.append(self.closing.at)  # what is stamped after a close is the next phase's
         cutoff = min([cutoff, *pending])
         keep: list[Entry] = []
         folded = False
@@ -215,7 +220,7 @@ def to_json(spans: Spans) -> dict[str, Any]:
         "recorded": {"phase": spans.recorded_phase, "gate": spans.recorded_gate},
         "next_start": spans.next_start,
         "closing": None if spans.closing is None else {"phase_id": spans.closing.phase_id, "at": spans.closing.at,
-                                                       "successor": spans.closing.successor},
+                                                       "successor": spans.closing.successor, "due": spans.closing.due},
     }
 
 
@@ -229,7 +234,8 @@ def from_json(data: Mapping[str, Any]) -> Spans:
     recorded = data.get("recorded", {})
     if not isinstance(recorded, dict):
         raise ValueError(f"recorded: expected an object, got {recorded!r:.40}")
-    closing = _opt(data, "closing", lambda c, k: Closing(_str(c, "phase_id", k), _num(c, "at", k), _bool(c, "successor", k)))
+    closing = _opt(data, "closing", lambda c, k: Closing(_str(c, "phase_id", k), _num(c, "at", k), _bool(c, "successor", k),
+                                                         _opt_num(c, "due", k)))
     return Spans(phase, gates, timeline, _opt_num(recorded, "phase", "recorded"), _opt_num(recorded, "gate", "recorded"),
                  _opt_num(data, "next_start", ""), closing)
 

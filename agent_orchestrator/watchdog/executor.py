@@ -17,6 +17,7 @@ from agent_orchestrator.runtime.delivery import HookConfirmation, deliver
 from agent_orchestrator.runtime.observation import TmuxError
 from agent_orchestrator.runtime.project import Project
 from agent_orchestrator.tokens.claims import Claim
+from agent_orchestrator.tokens.ledger import PHASE_SETTLE
 from agent_orchestrator.watchdog.events import EventLog, iso
 from agent_orchestrator.watchdog.model import (
     Action,
@@ -50,7 +51,7 @@ class TokenRecorder(Protocol):
     def open_gate(self, now: float, phase_id: str, label: str, claim: Claim | None = None) -> None: ...
     def close_gate(self, now: float, phase_id: str | None, label: str | None) -> object: ...
     def close_phase(self, now: float, phase_id: str, at: float | None = None, *, successor: bool = True,
-                    with_last_read: bool = False) -> object: ...
+                    with_last_read: bool = False, settle: float = 0.0) -> object: ...
 
 
 class Executor:
@@ -204,5 +205,8 @@ class Executor:
         if action.gate_only:
             self.ledger.close_gate(now, action.phase, None)
         else:
-            self.ledger.close_phase(now, action.phase, action.at, successor=action.successor, with_last_read=action.reread)
+            # Recorded PHASE_SETTLE seconds later by the ledger's poll: a turn's last record can
+            # reach its transcript just after the Stop hook the advance waited for.
+            self.ledger.close_phase(now, action.phase, action.at, successor=action.successor, with_last_read=action.reread,
+                                    settle=PHASE_SETTLE)
         return Outcome(action, True)

@@ -58,6 +58,7 @@ class TokenSource(Protocol):
     def poll(self, now: float, phase_id: str | None, gate: str | None, since: float | None = None, *,
              claim: Claim | None = None, phase_started: float | None = None, phase_end: float | None = None) -> object: ...
     def open_ids(self) -> tuple[str | None, str | None]: ...
+    def successor_due(self) -> bool: ...
     def ready_gates(self) -> list[str]: ...
     def totals(self, since: float | None = None) -> tuple[int, int]: ...
 
@@ -158,9 +159,11 @@ class Observer:
         tokens = None
         if ledger is not None:
             # After SEQUENCE-COMPLETE the last phase stays open (to tokens stamped before the
-            # completion) until the ledger records it.
+            # completion) until the ledger records it — and is opened first if the close of the
+            # phase before it was still settling at the completion (a last phase of seconds).
             ph = state.phase
-            phase, gate = ledger.open_ids() if ph.complete else self._token_bucket(config, state)
+            last_phase_open = ph.complete and not ledger.successor_due()
+            phase, gate = ledger.open_ids() if last_phase_open else self._token_bucket(config, state)
             since = state.run_started if state.run_started is not None else now
             ledger.poll(now, phase, gate, since=since, claim=claim_of(state.handoff.claims.get(gate or ""), gate or ""),
                         phase_started=ph.started, phase_end=ph.completed_at if ph.complete else None)

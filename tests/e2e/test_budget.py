@@ -6,7 +6,8 @@ playbook's p1 spends more than that around the claim of G1 (the orchestrator's a
 adversary's first replies, 11,580 + 17,760, and the builder's four, 4 × 20,400): the watchdog warns
 at 80% (a `budget` event), then holds both loop agents (`needs-human` with the figure), the next
 ping waits in its agent's outbox and the phase does not advance; `status` says so. Then the
-budget is raised in agents.toml and the run goes on to SEQUENCE-COMPLETE.
+budget is raised in agents.toml: the hold is released and the waiting ping goes out. (The run is
+stopped there: the rest of it is tests/e2e/test_rehearsal.py's, and CI time is short.)
 """
 
 from __future__ import annotations
@@ -105,13 +106,18 @@ def test_a_tiny_budget_holds_the_team_until_it_is_raised(claude: str) -> None:
         assert status.exit_code == 0 and "token budget: phase p1 used" in text, status.output
         assert "holding builder, adversary (needs-human)" in text and "`agents resume builder` to go on" in text, status.output
 
-        # raised: released at the next tick, and the run finishes
+        # raised: released at the next tick, and the ping that waited goes out
         set_budget(config, 10 * PHASE_BUDGET)
         released = wait_for("the release", lambda: events("budget-released"), 60, diagnose)
         assert "the budget was raised" in released[0]["reason"]
-        wait_for("SEQUENCE-COMPLETE", lambda: load_state(log_dir).phase.complete, 180, diagnose)
-        assert not load_state(log_dir).agent("builder").needs_human
-        assert len([e for e in events("ping") if e.get("agent") == "builder"]) == 3, diagnose()
+
+        def delivered() -> bool:
+            new = [(e["agent"], e["reason"]) for e in events("ping")][len(pinged):]
+            return all(any(a == n and r.startswith(why) for a, r in new) for n, why in waiting)
+
+        wait_for("the waiting ping delivered", delivered, 90, diagnose)
+        wait_for("the hold gone from the saved state", lambda: (st := load_state(log_dir)) and not st.budget.held
+                 and not st.agent("builder").needs_human and not st.agent("adversary").needs_human, 30, diagnose)
     finally:
         if project is not None:
             project.down()

@@ -293,6 +293,8 @@ def phase_one_and_some_of_two(team: Team, log: Path) -> Ledger:
     pytest.param(b'{"scanner": 5}', id="scanner-not-an-object"),
     pytest.param(b'{"version": 2, "scanner": {"version": 1, "files": {"/x": {"kind": "claude", "inode": 1, "offset": "far"}}}}',
                  id="offset-not-a-number"),
+    pytest.param(b'{"version": 2, "scanner": {"version": 1, "files": {"/x": {"kind": "claude", "inode": 1, "offset": Infinity}}}}',
+                 id="offset-infinite"),
     pytest.param(b'{"version": 2, "phase": [], "gates": [], "timeline": []}', id="phase-a-list"),
     pytest.param(b'{"version": 2, "phase": null, "gates": [], "timeline": [[1, "b", 1, 2, 3]]}', id="entry-short"),
     pytest.param(b'{"version": 7}', id="unknown-version"),
@@ -443,3 +445,93 @@ def test_the_last_reply_read_by_the_closing_poll_stays_in_its_phase(tmp_path: Pa
     ledger.poll(T0 + 13, "p2", None)
     [p2] = ledger.live()
     assert (outputs(p2), p2["started"]) == ({"builder": 4}, p1["ended"])
+
+
+def test_a_record_written_after_the_close_still_counts_for_its_phase(tmp_path: Path) -> None:
+    """Claude Code can write a turn's last assistant line after the Stop hook the advance waited
+    for — seen on 2.1.332 as the session exits, ~1 s after the advance, stamped before it. The
+    close waits `settle` seconds: that line is the ended phase's, the new session's the next's."""
+    team = Team(tmp_path)
+    log = tmp_path / "log"
+    ledger = team.ledger(log)
+    team.say("builder", 9, T0 + 1)
+    ledger.poll(T0 + 2, "p1", None)
+    ledger.poll(T0 + 10, "p1", None)
+    assert ledger.close_phase(T0 + 10, "p1", T0 + 10, with_last_read=True, settle=10) == []
+    assert ledger.open_ids() == (None, None) and read_ledger(log) == []
+    team.say("builder", 2, T0 + 9.5)  # the old session's last reply, on disk after the close
+    team.say("builder", 4, T0 + 12)  # the new session's kickoff
+    ledger.poll(T0 + 13, "p2", None, phase_started=T0 + 10)
+    assert read_ledger(log) == []  # not due yet
+    ledger.poll(T0 + 20, "p2", None, phase_started=T0 + 10)
+    [p1] = read_ledger(log)
+    assert (p1["phase_id"], outputs(p1), p1["ended"]) == ("p1", {"builder": 11}, T0 + 10)
+    [p2] = ledger.live()
+    assert (p2["phase_id"], outputs(p2), p2["started"]) == ("p2", {"builder": 4}, T0 + 10)
+    assert ledger.open_ids() == ("p2", None)
+
+
+def test_a_close_waiting_for_its_records_survives_a_restart(tmp_path: Path) -> None:
+    """A watchdog killed while a close waits: the next ledger keeps the close (on disk), takes the
+    late line into the ended phase and appends each record once."""
+    team = Team(tmp_path)
+    log = tmp_path / "log"
+    ledger = team.ledger(log)
+    team.commit("builder", G1, T0 + 5.3)
+    team.say("builder", 7, T0 + 5.6)
+    ledger.poll(T0 + 6, "p1", "G1", claim=G1)
+    ledger.close_phase(T0 + 10, "p1", T0 + 10, settle=10)
+    team.say("builder", 2, T0 + 9)
+    again = team.ledger(log)  # killed and restarted before the close was due
+    assert read_ledger(log) == [] and again.open_ids() == (None, None)
+    assert again.close_phase(T0 + 15, "p1", T0 + 15, settle=10) == []  # a second close moves nothing
+    again.poll(T0 + 21, "p2", None, phase_started=T0 + 10)
+    third = team.ledger(log)
+    third.poll(T0 + 22, "p2", None, phase_started=T0 + 10)
+    records = read_ledger(log)
+    assert [r["phase_id"] for r in records] == ["p1:G1", "p1"] and records[1]["ended"] == T0 + 10
+    assert outputs(records[0]) == {"builder": 7 + 2} and outputs(records[1]) == {"builder": 3 + 7 + 2}
+    assert third.open_ids() == ("p2", None)
+
+
+def test_a_phase_ending_before_the_last_close_was_due_gets_its_own_record(tmp_path: Path) -> None:
+    """p2 lasts less than the settle time: p1's close is recorded when p2's comes, and p2 is the
+    phase that began where p1 ended (e.g. examples/builder-adversary-deferred)."""
+    team = Team(tmp_path)
+    log = tmp_path / "log"
+    ledger = team.ledger(log)
+    team.say("builder", 9, T0 + 1)
+    ledger.poll(T0 + 2, "p1", None, phase_started=T0)
+    ledger.close_phase(T0 + 10, "p1", T0 + 10, settle=10)
+    team.say("builder", 4, T0 + 12)
+    ledger.poll(T0 + 14, "p2", None, phase_started=T0 + 10)  # the close is not due: p2 not open yet
+    ledger.poll(T0 + 15, "p2", None, phase_started=T0 + 10)  # the executor's read before the close
+    assert ledger.close_phase(T0 + 15, "p2", T0 + 15, settle=10) == []
+    team.say("builder", 1, T0 + 16)
+    ledger.poll(T0 + 26, "p3", None, phase_started=T0 + 15)
+    records = read_ledger(log)
+    assert [(r["phase_id"], outputs(r), r["started"], r["ended"]) for r in records] == [
+        ("p1", {"builder": 9}, T0, T0 + 10), ("p2", {"builder": 4}, T0 + 10, T0 + 15)]
+    [p3] = ledger.live()
+    assert (p3["phase_id"], outputs(p3), p3["started"]) == ("p3", {"builder": 1}, T0 + 15)
+
+
+def test_a_gate_claimed_while_the_last_close_settles_opens_with_the_next_phase(tmp_path: Path) -> None:
+    """A fast p2 claims G2 within p1's settle time: the claim is kept and p2 opens with it."""
+    team = Team(tmp_path)
+    log = tmp_path / "log"
+    ledger = team.ledger(log)
+    team.say("builder", 9, T0 + 1)
+    ledger.poll(T0 + 2, "p1", None, phase_started=T0)
+    ledger.close_phase(T0 + 3, "p1", T0 + 3, settle=10)
+    claim = Claim("G2", "ccccccc3333", "claim(G2): fast", T0 + 5)
+    team.commit("builder", claim, T0 + 5.3, out=2)
+    team.say("builder", 6, T0 + 5.6)
+    ledger.open_gate(T0 + 6, "p2", "G2", claim)  # the executor, on the GateChange
+    ledger.poll(T0 + 8, "p2", None, phase_started=T0 + 3)
+    # p1's close is due; p2 is already done (the watchdog's gate in flight is cleared then)
+    ledger.poll(T0 + 13, "p2", None, phase_started=T0 + 3)
+    assert ledger.open_ids() == ("p2", "G2")
+    records = [*read_ledger(log), *ledger.close_phase(T0 + 14, "p2", T0 + 14, successor=False)]
+    assert [(r["phase_id"], outputs(r)) for r in records] == [
+        ("p1", {"builder": 9}), ("p2:G2", {"builder": 6}), ("p2", {"builder": 2 + 6})]

@@ -6,12 +6,17 @@ bucket is final. Tokens are charged by their transcript record's own time (`toke
 a record's span is given by times, not by the tick that closes it:
 
 - a gate is recorded once the next gate's boundary is settled (`TokenView.ready`);
-- a phase is recorded when the machine advances (`PhaseChange`), ending at this tick: after the
-  loop agents were restarted, their old sessions' transcripts are final, so the ledger reads
-  once more first;
-- the last phase ends at SEQUENCE-COMPLETE; it is recorded once the loop agents are idle after it
+- a phase is closed when the machine advances (`PhaseChange`), ending at this tick: after the
+  loop agents were restarted the ledger reads their old sessions' transcripts once more first,
+  and it appends the phase's records `tokens.ledger.PHASE_SETTLE` seconds later (a record
+  stamped before the end but written as an old session exits still counts); meanwhile the
+  ledger shows no open phase, so no close is decided twice;
+- the last phase ends at SEQUENCE-COMPLETE; it is closed once the loop agents are idle after it
   (they finish the turn that pushed the marker), or `LAST_PHASE_WAIT` seconds after it at the
-  latest;
+  latest — tokens stamped after the completion belong to no phase, the completion itself waited
+  for their turns (`phases.ADVANCE_GRACE`) and records written late are the settle's, so a
+  longer wait (an agent seen busy by mistake) would only hold the row back; recorded
+  `PHASE_SETTLE` seconds after the close, as above;
 - a phase the ledger still holds open that is not the current one (moved by hand, or a crash
   between the advance and the record) is recorded now, ending where the current phase started.
 """
@@ -22,7 +27,7 @@ from collections.abc import Sequence
 
 from agent_orchestrator.watchdog.model import Action, CloseTokens, PhaseChange, Step, Tick
 
-LAST_PHASE_WAIT = 300.0  # seconds after SEQUENCE-COMPLETE the last phase stays open at most
+LAST_PHASE_WAIT = 60.0  # seconds after SEQUENCE-COMPLETE the last phase stays open at most
 
 
 def tokens(tick: Tick, decided: Sequence[Action]) -> Step:
