@@ -19,10 +19,10 @@ witness agrees (no conflict, and the screen shows the expected state).
 - Codex (0.171.0, 0.169.0): idle → busy → turn end → idle and a tool running. (Codex fires no
   hook for an API error and shows no permission prompt under its never-ask setup.)
 
-And two rehearsals of examples/builder-adversary on Claude Code's current pin: with hooks
-disabled it still reaches SEQUENCE-COMPLETE on the screen fallback (deliveries confirmed by the
-screen); with hooks (the default) every delivery is confirmed by the CLI's UserPromptSubmit and
-no `truth-conflict` is logged.
+And a rehearsal of examples/builder-adversary on Claude Code's current pin with hooks disabled:
+it still reaches SEQUENCE-COMPLETE on the screen fallback (deliveries confirmed by the screen).
+With hooks (the default) every delivery is confirmed by the CLI's UserPromptSubmit and no
+`truth-conflict` is logged: tests/e2e/test_rehearsal.py checks that on its own run.
 """
 
 from __future__ import annotations
@@ -494,6 +494,8 @@ def _rehearse(example: Path, claude: str) -> tuple[Any, list[str]]:
     return result, lines
 
 
+# The same example with hooks on (every delivery confirmed by UserPromptSubmit, no truth-conflict)
+# is checked by tests/e2e/test_rehearsal.py, on the same rehearsal run that checks its ledger.
 def test_builder_adversary_without_hooks_completes_on_the_screen(tmp_path: Path) -> None:
     claude = cli_at("claude", MATRIX["claude"].current)
     example = tmp_path / EXAMPLE.name
@@ -510,25 +512,6 @@ def test_builder_adversary_without_hooks_completes_on_the_screen(tmp_path: Path)
         assert deliveries and {e.get("confirmed") for e in deliveries} == {"screen"}, deliveries
         print(f"\n-- builder-adversary, hooks off: {result.reason} in {result.elapsed:.0f}s; {len(deliveries)} deliveries, "
               f"all confirmed by the screen; truth-conflict events: {sum(e['action'] == 'truth-conflict' for e in result.events)}")
-    finally:
-        _remove_cli_temp(result.sandbox.parent)
-        shutil.rmtree(result.sandbox.parent, ignore_errors=True)
-
-
-def test_builder_adversary_with_hooks_confirms_every_delivery_by_hook() -> None:
-    claude = cli_at("claude", MATRIX["claude"].current)
-    result, lines = _rehearse(EXAMPLE, claude)
-    try:
-        assert result.ok, f"{result.reason}\n" + "\n".join(lines[-40:])
-        assert result.reason.startswith("SEQUENCE-COMPLETE"), result.reason
-        deliveries = [e for e in result.events if e["action"] in DELIVERIES]
-        shown = [(e.get("agent"), e["action"], e.get("confirmed")) for e in deliveries]
-        conflicts = [e for e in result.events if e["action"] == "truth-conflict"]
-        print(f"\n-- builder-adversary, hooks on: {result.reason} in {result.elapsed:.0f}s; deliveries: {shown}; "
-              f"truth-conflict events: {conflicts}")
-        assert deliveries and all(e.get("confirmed") == "hook" for e in deliveries), shown
-        assert conflicts == [], conflicts
-        assert not [e for e in result.events if e["action"] == "delivery-failed"]
     finally:
         _remove_cli_temp(result.sandbox.parent)
         shutil.rmtree(result.sandbox.parent, ignore_errors=True)
