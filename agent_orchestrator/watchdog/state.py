@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
+import orjson
+
 from agent_orchestrator.runtime.folders import PRIVATE, ensure_dir
 from agent_orchestrator.screen.facts import ScreenFacts
 from agent_orchestrator.truth.model import HookState, Truth
@@ -268,8 +270,13 @@ def state_path(log_dir: Path) -> Path:
 
 
 def to_json(state: WatchdogState) -> str:
-    """The state as compact JSON (one line)."""
-    return json.dumps(dataclasses.asdict(state), separators=(",", ":"))
+    """The state as compact JSON (one line, UTF-8 text, non-ASCII not escaped).
+
+    orjson serializes the frozen dataclasses directly: 0.12 ms for a 100-agent state against
+    7 ms for `json.dumps(dataclasses.asdict(…))`, which deep-copies the state first — the
+    watchdog does this twice a tick (BENCHMARKS.md, watchdog tick). Same JSON value as before.
+    """
+    return orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def from_json(data: Any) -> WatchdogState:

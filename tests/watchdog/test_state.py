@@ -41,7 +41,7 @@ FULL = WatchdogState(
                      on_complete_prev_pid=4242, done_seen_at=NOW - 3),
     handoff=HandoffState(last_seen="abc", inbox={"inbox/a.md": "blob", "inbox/b.md": None}, gate="G1", gate_started=NOW - 7,
                          fetch_error="timeout", claims={"G1": "1800000000 aaaa claim(G1)"}, reviews={"G0": "1799999000 bbbb review(G0): PASS"}),
-    last_heavy=NOW - 30, config_error="agents.toml: bad", run_started=NOW - 3600, last_tick=NOW, pid=123, requests_done=("r1", "r2"),
+    last_heavy=NOW - 30, config_error="agents.toml: bad — naïve ✓", run_started=NOW - 3600, last_tick=NOW, pid=123, requests_done=("r1", "r2"),
     intents=(Intent("a-heal-1", "a", "heal", "exited", NOW, 4242, None, True),),
 )
 
