@@ -23,10 +23,12 @@ echo "== ruff check" >&2
 "$venv/ruff" check .
 echo "== mypy (strict on the core: model, state, decide, settle, policies, screen)" >&2
 "$python" -m mypy
-# Workers: one per core when the real-CLI tests run (each drives Node CLIs that want a core); twice
-# that for `-m "not e2e"`, whose tests mostly wait on tmux, git and child processes (on 2 cores:
-# ~115 s with 2 workers, ~60 s with 4). AO_TEST_WORKERS overrides.
-workers="${AO_TEST_WORKERS:-auto}"
+# Workers: 1.5 per core when the real-CLI tests run (they wait on the scripted model and the
+# watchdog's ticks — load ~1.8 with 2 workers on 2 cores — but start Node CLIs that want a core;
+# 2 per core made them flaky); 2 per core for `-m "not e2e"`, whose tests mostly wait on tmux,
+# git and child processes (on 2 cores: ~115 s with 2 workers, ~60 s with 4). AO_TEST_WORKERS
+# overrides.
+workers="${AO_TEST_WORKERS:-$(( (3 * $(nproc) + 1) / 2 ))}"
 if [ -z "${AO_TEST_WORKERS:-}" ]; then
     prev=""
     for arg in "$@"; do
