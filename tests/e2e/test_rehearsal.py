@@ -17,7 +17,7 @@ import pytest
 
 from agent_orchestrator.rehearsal.runner import run_rehearsal
 from agent_orchestrator.watchers.ledger import DecisionLedger
-from tests.support.gate_rows import ROW_IDS, expected_rows, loop_rows, orchestrator_problems
+from tests.support.gate_rows import ROW_IDS, expected_rows, loop_rows, orchestrator_problems, rows_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "builder-adversary"
@@ -78,7 +78,7 @@ def test_builder_adversary_reaches_sequence_complete(claude: str, tmp_path: Path
         # (after `git push`) came later (tokens.claims): either way the builder's reply to that
         # result is the gate's, whatever the git second or the watchdog's ticks
         assert [r["phase_id"] for r in result.tokens] == ROW_IDS
-        assert loop_rows(result.tokens) == expected_rows()
+        assert rows_problems(loop_rows(result.tokens), expected_rows()) == []
         assert [r.get("opened_by") in ("transcript", "git") for r in result.tokens if r["gate"]] == [True, True]
         assert orchestrator_problems(result.tokens, result.events) == []
         # hooks on (the claude preset): every ping/nudge/wake/probe confirmed by the CLI's own
