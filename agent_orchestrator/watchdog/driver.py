@@ -101,6 +101,10 @@ def _last_good(config_path: Path) -> Config | None:
     return found[0] if found is not None else None
 
 
+class _StopNow(Exception):
+    """Raised by the watchdog's stop-signal handler into its idle wait between two ticks."""
+
+
 class Watchdog:
     """The tick loop for the project whose config is at `config_path`.
 
@@ -288,27 +292,49 @@ class Watchdog:
         if not once:
             wake.start()
 
+        # A signal handler runs in the main thread between two bytecodes — possibly inside
+        # Event.set/wait, holding that Event's lock — so it takes no lock (it used to poke the
+        # wake channel: two signals in a row deadlocked a watchdog for good). It only sets flags,
+        # and while the loop merely waits for its next tick it raises `_StopNow` to end the wait;
+        # a tick in progress is never cut short, the loop stops after it.
+        requested, idle = [False], [False]
+
         def stop(*_: object) -> None:
-            self.stop_event.set()
-            wake.poke("stop")
+            if requested[0]:
+                return
+            requested[0] = True
+            if idle[0]:
+                idle[0] = False
+                raise _StopNow
+
+        def stopping() -> bool:
+            return requested[0] or self.stop_event.is_set()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.events.emit("", "watchdog-start", f"pid {os.getpid()}, config {self.config_path}", self.clock())
             for event, reason in self.recovered:
                 self.events.emit("", event, reason, self.clock())
-            while not self.stop_event.is_set():
-                try:
-                    self.tick()
-                except Exception as exc:  # noqa: BLE001 - a bad tick must not end supervision; it is logged loudly
-                    self.events.emit("", "tick-error", f"{type(exc).__name__}: {exc}", self.clock())
-                if once:
-                    break
-                if wake.error and not self._wake_error_said:
-                    self._wake_error_said = True
-                    self.events.emit("", "wake-degraded", f"ticking every {self.config.watchdog.signal_interval:g}s only: {wake.error}",
-                                     self.clock())
-                wake.wait(self.config.watchdog.signal_interval)
+            try:
+                while not stopping():
+                    try:
+                        self.tick()
+                    except Exception as exc:  # noqa: BLE001 - a bad tick must not end supervision; it is logged loudly
+                        self.events.emit("", "tick-error", f"{type(exc).__name__}: {exc}", self.clock())
+                    if once or stopping():
+                        break
+                    if wake.error and not self._wake_error_said:
+                        self._wake_error_said = True
+                        self.events.emit("", "wake-degraded", f"ticking every {self.config.watchdog.signal_interval:g}s only: {wake.error}",
+                                         self.clock())
+                    try:
+                        idle[0] = True
+                        if not stopping():
+                            wake.wait(self.config.watchdog.signal_interval)
+                    finally:
+                        idle[0] = False
+            except _StopNow:
+                pass  # a stop signal ended the wait between two ticks
             self.events.emit("", "watchdog-stop", "stopped cleanly", self.clock())
         finally:
             wake.close()
