@@ -11,6 +11,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_CAPTURES = ROOT.parent / "shared" / "captures"
 
 
+# The real-CLI test files, longest first (seconds each on 2 cores, `.ci/run --durations`): run
+# first, so that pytest-xdist spreads them over the workers and the short tests fill in after —
+# collected last, the two-host rehearsal ran alone at the end of a 15-minute suite.
+_E2E_FIRST = ("test_outbox_rehearsal", "test_chaos", "test_two_hosts", "test_hooks_truth", "test_outbox", "test_examples_b",
+              "test_rehearsal", "test_examples_a", "test_budget", "test_faults", "test_first_run", "test_codex")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the end-to-end tests first, the longest files first (a stable sort: the rest keep
+    their order)."""
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e") is None:
+            return len(_E2E_FIRST) + 1
+        stem = Path(str(item.fspath)).stem
+        return _E2E_FIRST.index(stem) if stem in _E2E_FIRST else len(_E2E_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Give the test a fresh, empty HOME and drop tmux/agent variables inherited from the caller."""
