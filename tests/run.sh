@@ -36,5 +36,8 @@ if [ -z "${AO_TEST_WORKERS:-}" ]; then
         prev="$arg"
     done
 fi
+# --maxschedchunk=1: hand tests out one at a time. By default pytest-xdist gives each worker a
+# contiguous quarter of its share up front, and all the end-to-end tests (collected first,
+# tests/conftest.py) landed on one worker, which ran them in a row while the others idled.
 echo "== pytest ($workers workers)" >&2
-exec "$python" -m pytest -n "$workers" "$@"
+exec "$python" -m pytest -n "$workers" --maxschedchunk=1 "$@"
