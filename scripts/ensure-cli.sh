@@ -104,7 +104,9 @@ reported_version() {
     scratch="$(mktemp -d)"
     out="$(env -u CODEX_HOME -u CLAUDE_CONFIG_DIR HOME="$scratch" ${limit[@]+"${limit[@]}"} "$1" --version 2>/dev/null </dev/null || true)"
     rm -rf "$scratch"
-    grep -oE '[0-9]+\.[0-9]+\.[0-9]+' <<<"$out" | head -n 1 || true
+    # the first x.y.z of the output; no `| head`: under pipefail a writer cut off early fails
+    [[ "$out" =~ [0-9]+\.[0-9]+\.[0-9]+ ]] && printf '%s\n' "${BASH_REMATCH[0]}"
+    return 0
 }
 
 if on_path="$(command -v "$NAME" 2>/dev/null)"; then
@@ -131,7 +133,7 @@ installed_version() {
     if command -v node >/dev/null 2>&1; then
         node -p "require(process.argv[1]).version" "$manifest" 2>/dev/null || true
     else  # the native Claude Code binary runs without node: read the field plainly
-        sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$manifest" | head -n 1
+        sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p;T;q' "$manifest"  # the first one, then stop
     fi
 }
 
