@@ -6,11 +6,14 @@ appended), split into entries dated by each transcript record's own time. An ent
 to the phase and the gate that were open at that time (`tokens.spans`), not to the tick that read
 it, so the same run gives the same rows however the ticks fall:
 
-- a phase runs from its start to the tick that advanced (or completed) it — or to the newest of
-  its loop agents' last replies, read once more right after their restart (`close_phase`); its
-  records wait `PHASE_SETTLE` seconds, so a record stamped before that end but written (or read)
-  a moment after it — Claude Code can write a turn's last line after the Stop hook that ended
-  the turn — still counts for the phase;
+- a phase runs from its start to the end of the observation in which the watchdog saw it done
+  with its loop agents' turns over (`Tick.phase_end`; or completed or moved by hand) — or to the
+  newest of its loop agents' last replies, read once more right after their restart
+  (`close_phase`). A turn's last reply is stamped before the Stop hook, status file or screen
+  that showed the turn over, and that witness was read before the observation ended, so the
+  reply is the phase's however late in the tick the witness was read. Its records wait
+  `PHASE_SETTLE` seconds, so a record stamped before that end but written (or read) a moment
+  after it — Claude Code can write a turn's last line as the old session exits — still counts;
 - a gate runs from its claim's boundary (`tokens.claims`: the first tool result reporting the
   claim commit, or the end of its git second) to the next gate's boundary or the phase's end.
 

@@ -8,8 +8,8 @@ An entry is (time, agent, tokens): one transcript record's tokens dated by the r
 (epoch seconds; `TranscriptScanner.read_dated`). It belongs to the phase open at its time and to
 the gate whose boundary is the last at or before its time:
 
-- a phase spans [its start, the tick that advanced or completed it); entries stamped before the
-  end of the last recorded phase are already in a record and are dropped;
+- a phase spans [its start, the end of the observation that advanced or completed it); entries
+  stamped before the end of the last recorded phase are already in a record and are dropped;
 - a gate spans [its boundary, the next gate's boundary or the phase's end); entries before the
   phase's first boundary belong to the phase only (`tokens.claims` decides a boundary).
 

@@ -95,7 +95,8 @@ def decide(config: Config, state: WatchdogState, observation: Observation, now: 
         state = replace(state, last_heavy=now)
     seen = views(config, state, observation)
     tick = Tick(config, state, seen, now, phase_view(config, state, observation.git), heavy,
-                observation.services, observation.git, observation.tokens, observation.requests, observation.unreachable)
+                observation.services, observation.git, observation.tokens, observation.requests, observation.unreachable,
+                observation.seen_at)
     actions: list[Action] = list(witnessed.actions)
     restarted: set[str] = set()
     for policy in POLICIES:

@@ -247,6 +247,7 @@ class Watchdog:
         now = self.clock()
         ledger = self._ledger()
         observation = self.observer.observe(self.config, self.state, now, ledger)
+        observation = replace(observation, observed_at=self.clock())  # every witness read by now
         step = decide(self.config, self.state, observation, now)
         if step.actions:
             self.save(step.state)  # what was decided is on disk before any of it happens

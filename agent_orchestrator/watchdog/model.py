@@ -115,7 +115,11 @@ class TokenView:
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything one tick learned from the world, at `now` (epoch seconds)."""
+    """Everything one tick learned from the world, at `now` (epoch seconds, when the tick
+    began). `observed_at` (epoch seconds; None: `now`) is when the last witness was read — the
+    hook logs, session status files, screens and git were all read between the two, so anything
+    an agent stamped before a witness that showed its turn over is stamped before `observed_at`
+    (the token ledger ends a phase there, `policies.phases`)."""
 
     now: float
     agents: Mapping[str, AgentObservation] = field(default_factory=dict)
@@ -127,6 +131,12 @@ class Observation:
     # [[host]]s that did not answer this tick (host → reason): their agents and services are not
     # in `agents` / `services` at all — unknown, not gone.
     unreachable: Mapping[str, str] = field(default_factory=dict)
+    observed_at: float | None = None
+
+    @property
+    def seen_at(self) -> float:
+        """`observed_at`, or `now` when the observer did not say (epoch seconds)."""
+        return self.now if self.observed_at is None else max(self.now, self.observed_at)
 
 
 # -- what policies see ------------------------------------------------------------------------
@@ -198,6 +208,14 @@ class Tick:
     tokens: TokenView | None = None
     requests: tuple[Request, ...] = ()
     unreachable: Mapping[str, str] = field(default_factory=dict)  # [[host]] → why it did not answer
+    seen_at: float | None = None  # when the observation's last witness was read (epoch; None: `now`)
+
+    @property
+    def phase_end(self) -> float:
+        """Where a phase this tick ends stops for the token ledger (epoch seconds): the end of the
+        observation that saw it done, so a turn's last reply — stamped before the Stop hook, the
+        status file or the screen that showed the turn over — falls inside the phase."""
+        return self.now if self.seen_at is None else max(self.now, self.seen_at)
 
     def agent_state(self, name: str) -> AgentState:
         """Bookkeeping of agent `name`."""

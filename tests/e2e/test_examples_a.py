@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from agent_orchestrator.rehearsal.runner import RehearsalResult, run_rehearsal
-from tests.support.gate_rows import short_by_a_late_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -80,11 +79,10 @@ def tokens(rows: dict[str, dict], row: str, agent: str) -> int:
     return rows[row]["agents"].get(agent, {}).get("total", 0)
 
 
-def builder_ok(rows: dict[str, dict], phase: str, want: int, example: str) -> bool:
-    """The builder's row of `phase` is `want`, or short by the known late-reply gap of issue 13
-    (tests/support/gate_rows.py: part or all of one response of its `builder-done-<phase>`)."""
+def builder_ok(rows: dict[str, dict], phase: str, want: int) -> bool:
+    """The builder's row of `phase` is exactly `want` (the playbook's)."""
     got = tokens(rows, phase, "builder")
-    assert short_by_a_late_reply(got, want, phase, "builder", playbook_rules(example)), (phase, got, want)
+    assert got == want, (phase, got, want)
     return True
 
 
@@ -103,7 +101,7 @@ def test_example_builder_adversary_min(claude: str) -> None:
         rows = {r["phase_id"]: r for r in result.tokens}
         assert list(rows) == ["p1:G1", "p1"]
         t = playbook_tokens("builder-adversary-min")
-        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-fixes-G1"] + t["builder-done-p1"], "builder-adversary-min")
+        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-fixes-G1"] + t["builder-done-p1"])
         assert tokens(rows, "p1", "adversary") == t["adversary-waits"] + t["adversary-fails-G1"] + t["adversary-passes-G1"]
         assert tokens(rows, "p1", "orchestrator") == t["orchestrator"]
         # the gate row opens at the first claim: both reviews of G1 are in it
@@ -157,10 +155,10 @@ def test_example_builder_adversary_stateless(claude: str) -> None:
         rows = {r["phase_id"]: r for r in result.tokens}
         assert list(rows) == ["p1:G1", "p1", "p2:G2", "p2"]
         t = playbook_tokens("builder-adversary-stateless")
-        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-done-p1"], "builder-adversary-stateless")
+        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-done-p1"])
         assert tokens(rows, "p1", "adversary") == t["adversary-waits"] + t["adversary-passes-G1"]
         assert tokens(rows, "p1", "orchestrator") == t["orchestrator"]
-        assert builder_ok(rows, "p2", t["builder-p2"] + t["builder-fixes-G2"] + t["builder-done-p2"], "builder-adversary-stateless")
+        assert builder_ok(rows, "p2", t["builder-p2"] + t["builder-fixes-G2"] + t["builder-done-p2"])
         assert tokens(rows, "p2", "adversary") == t["adversary-waits"] + t["adversary-fails-G2"] + t["adversary-passes-G2"]
         assert tokens(rows, "p1:G1", "adversary") == t["adversary-passes-G1"]
         assert tokens(rows, "p2:G2", "adversary") == t["adversary-fails-G2"] + t["adversary-passes-G2"]
@@ -189,7 +187,7 @@ def test_example_builder_adversary_lean(claude: str) -> None:
         assert rows["p1:G1"]["gate"] == "G1" and rows["p1:G2"]["gate"] == "G2" and rows["p1"]["gate"] is None
         t = playbook_tokens("builder-adversary-lean")
         one = per_response("builder-adversary-lean")
-        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-claims-G2"] + t["builder-done-p1"], "builder-adversary-lean")
+        assert builder_ok(rows, "p1", t["builder-p1"] + t["builder-claims-G2"] + t["builder-done-p1"])
         assert tokens(rows, "p1", "adversary") == t["adversary-waits"] + t["adversary-reviews-G1"] + t["adversary-reviews-G2"]
         assert tokens(rows, "p1", "orchestrator") == t["orchestrator"]
         # each gate row holds the review of that gate alone

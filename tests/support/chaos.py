@@ -47,7 +47,6 @@ from typing import Any
 from agent_orchestrator.transcripts.reader import iter_events
 from agent_orchestrator.watchdog.events import read_events
 from agent_orchestrator.watchdog.lock import lock_holder
-from tests.support.gate_rows import LATE_REPLY, one_response
 
 MOMENTS = ("paste", "submit", "state-save", "tokens-save", "start", "event", "marker")
 # Odds of a kill at each riskiest moment (the random timer runs beside them).
@@ -544,12 +543,8 @@ def check_run(sandbox: Path, events: list[dict[str, Any]], tokens: list[dict[str
         recorded = sum(int(r["agents"].get(agent, {}).get("total", 0)) for r in phases)
         scan = scanned(homes / agent)
         check.figures[f"tokens_{agent}"] = recorded
-        # the known late-reply gap of issue 13 (tests/support/gate_rows.py), once per phase at most
-        gap = sum(one_response(rule) for rule in LATE_REPLY.values()) if agent == "builder" else 0
-        if recorded != scan and not 0 < scan - recorded <= gap:
+        if recorded != scan:
             problems.append(f"{agent}: ledger {recorded:,} tokens ≠ tokens --scan {scan:,}")
-        elif recorded != scan:
-            print(f"   known gap (issue 13): {agent} ledger {recorded:,} = tokens --scan {scan:,} − {scan - recorded:,}")
     # Back after every kill, by the launcher alone.
     started = [e for e in events if e.get("action") == "watchdog-start"]
     check.figures["watchdog_starts"] = len(started)

@@ -76,42 +76,12 @@ def orchestrator_problems(records: list[dict[str, Any]], events: list[dict[str, 
     return problems
 
 
-#: Known gap (issue 13, open): on a loaded machine the ledger can miss part or all of one
-#: response of the builder's last turn of a phase — its reply after pushing the status file, which
-#: Claude Code 2.1.332 writes to the transcript as the old session exits at the phase restart (seen
-#: as 27,540 = one `builder-done-p1` response, and 4,490 of a `builder-done-p2` one, in about 1 of
-#: 5 loaded runs) — or charge it to the next phase. The e2e checks allow exactly that, say so on
-#: stdout, and fail on any other difference.
-LATE_REPLY = {"p1": "builder-done-p1", "p2": "builder-done-p2"}
-
-
 def one_response(rule_id: str, rule_set: dict[str, dict[str, Any]] | None = None) -> int:
     """Tokens of one response of playbook rule `rule_id` (its `usage` summed)."""
     return sum((rule_set or rules())[rule_id]["usage"].values())
 
 
-def short_by_a_late_reply(got: int, want: int, phase: str, agent: str, rule_set: dict[str, dict[str, Any]] | None = None) -> bool:
-    """`got` is `want`, or — the known gap above, builder only — short by at most one response of
-    its last rule of `phase` (`p1`/`p2`, or a gate row `p1:G1`), or (a phase row) over by at most
-    one response of the previous phase's last rule (the late reply charged to the next phase);
-    the difference is printed."""
-    if got == want:
-        return True
-    book = rule_set or rules()
-    name = phase.split(":")[0]
-    rule = LATE_REPLY.get(name)
-    earlier = [r for p, r in LATE_REPLY.items() if p < name]
-    if agent != "builder" or rule is None or rule not in book:
-        return False
-    over = one_response(earlier[-1], book) if earlier and ":" not in phase and earlier[-1] in book else 0
-    ok = -over <= want - got <= one_response(rule, book)
-    if ok:
-        print(f"   known gap (issue 13): {phase} {agent} ledger {got:,} = playbook {want:,} {got - want:+,} (a late reply)")
-    return ok
-
-
 def rows_problems(got: dict[str, dict[str, int]], want: dict[str, dict[str, int]]) -> list[str]:
-    """Where the ledger's loop rows differ from the playbook's beyond the known late-reply gap."""
+    """Where the ledger's loop rows differ from the playbook's (empty: every row is exact)."""
     return [f"{row} {agent}: ledger {got.get(row, {}).get(agent, 0):,} ≠ playbook {n:,}"
-            for row, agents in want.items() for agent, n in agents.items()
-            if not short_by_a_late_reply(got.get(row, {}).get(agent, 0), n, row, agent)]
+            for row, agents in want.items() for agent, n in agents.items() if got.get(row, {}).get(agent, 0) != n]

@@ -126,7 +126,7 @@ def phases(tick: Tick) -> Step:
         new = loop.phases[index].id
         state, starts = restart_loop_agents(tick, state, f"phase {new}")
         return Step(state, (PhaseChange(ended, index, False, f"{ended} done: advancing to {new}"), *starts))
-    ph = replace(ph, complete=True, completed_at=tick.now)
+    ph = replace(ph, complete=True, completed_at=tick.phase_end)
     if loop.on_complete is not None and ph.on_complete_phases < len(loop.phases):
         ph = replace(ph, on_complete="pending", on_complete_phases=len(loop.phases))
     return Step(replace(state, phase=ph), (PhaseChange(ended, ph.index, True, f"{ended} done: SEQUENCE-COMPLETE"),))

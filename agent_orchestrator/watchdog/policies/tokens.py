@@ -6,12 +6,13 @@ bucket is final. Tokens are charged by their transcript record's own time (`toke
 a record's span is given by times, not by the tick that closes it:
 
 - a gate is recorded once the next gate's boundary is settled (`TokenView.ready`);
-- a phase is closed when the machine advances (`PhaseChange`), ending at this tick: after the
+- a phase is closed when the machine advances (`PhaseChange`), ending where this tick's
+  observation ended (`Tick.phase_end`: its witnesses showed the turns over by then): after the
   loop agents were restarted the ledger reads their old sessions' transcripts once more first,
   and it appends the phase's records `tokens.ledger.PHASE_SETTLE` seconds later (a record
   stamped before the end but written as an old session exits still counts); meanwhile the
   ledger shows no open phase, so no close is decided twice;
-- the last phase ends at SEQUENCE-COMPLETE; it is closed once the loop agents are idle after it
+- the last phase ends at SEQUENCE-COMPLETE (the end of that tick's observation); it is closed once the loop agents are idle after it
   (they finish the turn that pushed the marker), or `LAST_PHASE_WAIT` seconds after it at the
   latest — tokens stamped after the completion belong to no phase, the completion itself waited
   for their turns (`phases.ADVANCE_GRACE`) and records written late are the settle's, so a
@@ -41,7 +42,7 @@ def tokens(tick: Tick, decided: Sequence[Action]) -> Step:
     for action in decided:
         if isinstance(action, PhaseChange) and action.ended_phase is not None and not action.complete:
             closing.add(action.ended_phase)
-            actions.append(CloseTokens(action.ended_phase, reread=True, reason=action.reason, at=tick.now))
+            actions.append(CloseTokens(action.ended_phase, reread=True, reason=action.reason, at=tick.phase_end))
     open_phase = ledger.open_phase
     if open_phase is not None and open_phase not in closing:
         actions += [CloseTokens(open_phase, gate_only=True, reason=f"gate {label} ended: the next gate's boundary is settled")

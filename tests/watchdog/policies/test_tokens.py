@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -94,3 +95,30 @@ def test_the_whole_tick_closes_records_after_the_changes(make_config: Callable[.
     if isinstance(tail[-1], CloseTokens):
         assert step.actions[-1] == tail[-1]  # token records come last
     assert (step.state.phase.index, step.state.handoff.gate) == ((1, None) if status_done else (0, "G2"))
+
+
+SEEN = NOW + 0.4  # the observation's last witness (the Stop hook, a screen, git) was read 0.4 s into the tick
+
+
+@pytest.mark.parametrize("phase,complete", [pytest.param(P1, False, id="an-advance"), pytest.param(P2, True, id="the-completion")])
+def test_a_phase_ends_where_the_observation_that_saw_it_done_ended(make_config: Callable[..., Config], phase: PhaseState,
+                                                                    complete: bool) -> None:
+    """The loop agent's last reply is stamped before the Stop hook that let the phase end, and the
+    hook was read during the observation — possibly after the tick began (`now`): the phase ends
+    at the observation's end, so that reply is the ended phase's (issue 13's late-reply gap)."""
+    config = make_config(LOG_TOKENS, base="loop")
+    state = state_of(phase=phase)
+    seen = replace(observation(config, git=GitView(ok=True, head="h1", status_done=True), tokens=TokenView(open_phase=f"p{phase.index + 1}")),
+                   observed_at=SEEN)
+    step = decide(config, state, seen, NOW)
+    if complete:
+        assert step.state.phase.complete and step.state.phase.completed_at == SEEN
+        closed = tokens(tick(config, step.state, now=NOW + 2, tokens=TokenView(open_phase="p2")), []).actions
+        assert closed == (CloseTokens("p2", reason="sequence complete; loop agents done", at=SEEN, successor=False),)
+    else:
+        assert [a for a in step.actions if isinstance(a, CloseTokens)] == [
+            CloseTokens("p1", reread=True, reason="p1 done: advancing to p2", at=SEEN)]
+    # an observer that does not say when it ended: the tick's own time, as before
+    step = decide(config, state, replace(seen, observed_at=None), NOW)
+    assert (step.state.phase.completed_at if complete else [a.at for a in step.actions if isinstance(a, CloseTokens)]) == \
+        (NOW if complete else [NOW])
