@@ -481,6 +481,8 @@ def test_scan_paths_worker_errors_reach_the_caller(tmp_path: Path, monkeypatch: 
 def test_scan_paths_chooses_workers_by_size_cpus_and_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     mb = 1 << 20
     monkeypatch.setattr(scanner_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    # as in the CLI's process (an earlier test in this worker may have left a thread running)
+    monkeypatch.setattr(scanner_module.threading, "active_count", lambda: 1)
     assert scanner_module._worker_count([mb] * 10, None) == 1  # 10 MB: not worth a fork
     assert scanner_module._worker_count([100 * mb] * 10, None) == 2  # one per CPU
     assert scanner_module._worker_count([100 * mb], None) == 1  # one file
