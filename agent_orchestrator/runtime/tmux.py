@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -72,12 +73,15 @@ class TmuxRuntime:
     def __init__(self, socket: str | None = None, spec_dir: Path | None = None) -> None:
         self.socket = socket
         self.spec_dir = spec_dir
+        # Resolved once: libtmux otherwise searches PATH on every command (~0.5 ms, twice a tick).
+        # None (no tmux on PATH) leaves libtmux to raise its not-found error per command, as before.
+        tmux_bin = shutil.which("tmux")
         if socket and "/" in socket:
-            self.server = libtmux.Server(socket_path=socket)
+            self.server = libtmux.Server(socket_path=socket, tmux_bin=tmux_bin)
         elif socket:
-            self.server = libtmux.Server(socket_name=socket)
+            self.server = libtmux.Server(socket_name=socket, tmux_bin=tmux_bin)
         else:
-            self.server = libtmux.Server()
+            self.server = libtmux.Server(tmux_bin=tmux_bin)
         self.calls = 0  # tmux invocations, for benchmarks
         # session -> pane id of the pane `observe` reports, so input and captures go to that
         # pane even when someone split the window (`=name:` would mean the active pane).

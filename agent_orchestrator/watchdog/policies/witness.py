@@ -52,7 +52,7 @@ def witness(config: Config, state: WatchdogState, observation: Observation) -> S
         before = st
         if seen.pane is not None:
             st = _screen(st, seen.screen, seen.pane.window_activity)
-        if seen.hook_offset is not None:
+        if seen.hook_offset is not None and (seen.hook_events or seen.hook_reset or seen.hook_offset != st.hooks.offset):
             hooks = HookState() if seen.hook_reset else st.hooks
             since = st.last_start - _START_SLACK if st.last_start is not None else None
             hooks = replace(hook_events.fold(hooks, seen.hook_events, since=since), offset=seen.hook_offset)
@@ -72,7 +72,8 @@ def witness(config: Config, state: WatchdogState, observation: Observation) -> S
         previous = st.truth.state if st.truth is not None else ""
         if truth.state == "needs-input" and previous != "needs-input" and agent.enabled:
             notes.append(Note(agent.name, "needs-input", truth.detail or "a person must answer", {"source": truth.source}))
-        st = replace(st, truth=truth)
-        if st != before:
+        if truth != st.truth:  # (a quiet tick changes nothing: no copy of the agent's state)
+            st = replace(st, truth=truth)
+        if st is not before:
             state = state.with_agent(agent.name, st)
     return Step(state, tuple(notes))
