@@ -7,6 +7,12 @@
 # .cache/cli by the tests that need them (scripts/ensure-claude.sh, scripts/ensure-codex.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Compiled bytecode is kept, in .cache/pycache (out of the tree), even where the environment
+# says not to write it (PYTHONDONTWRITEBYTECODE): otherwise every pytest worker rewrites and
+# compiles every test module again (~3.5 s of CPU each) and every CLI, watchdog and server the
+# tests start compiles the package and its libraries again (~0.15 s each).
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.cache/pycache}"
 # Host `b` of the multi-host tests is a private sshd on 127.0.0.1 (tests/support/sshd.py; nothing of
 # the system's ssh config is used or touched): install the Debian package when sshd is missing —
 # as root, or through passwordless sudo. Without it those tests skip and say why.
@@ -31,14 +37,15 @@ echo "== mypy (strict on the core: model, state, decide, settle, policies, scree
 # With the end-to-end tests, --maxschedchunk=1 hands tests out one at a time: by default
 # pytest-xdist gives each worker a contiguous quarter of its share up front, and all of them
 # (collected first, tests/conftest.py) landed on one worker, which ran them in a row while the
-# others idled. Without them the default chunks are faster (69 s → 60 s on 2 cores).
+# others idled. Without them, `--dist worksteal` (an idle worker takes half of a busy one's
+# queue) evens out the uneven real-tmux tests at the end (66 s → 62 s on 2 cores).
 workers="${AO_TEST_WORKERS:-$(( (3 * $(nproc) + 1) / 2 ))}"
 schedule=(--maxschedchunk=1)
 prev=""
 for arg in "$@"; do
     if [ "$prev" = "-m" ] && [ "$arg" = "not e2e" ]; then
         workers="${AO_TEST_WORKERS:-$(( 2 * $(nproc) ))}"
-        schedule=()
+        schedule=(--dist worksteal)
     fi
     prev="$arg"
 done

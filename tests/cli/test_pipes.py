@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,15 @@ def test_verbs_end_quietly_when_the_reader_closes(team: Path) -> None:
         [*AGENTS, "--help"],
         [*AGENT_LOG, "--help"],
     ]
-    for argv in verbs:
+
+    def both(argv: list[str]) -> None:
         closed = _closed_reader(argv, team.parent)
         assert _quiet(closed.stderr), (argv, closed.stderr)
         first, stderr, _code = _head_one(argv, team.parent)
         assert first, argv  # the verb did write before its reader left
         assert _quiet(stderr), (argv, stderr)
+
+    # The verbs are independent processes: run side by side (each one's start-up is most of it).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for done in [pool.submit(both, argv) for argv in verbs]:
+            done.result()  # re-raises a verb's failed assertion
