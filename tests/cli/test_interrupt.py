@@ -12,19 +12,24 @@ from pathlib import Path
 from agent_orchestrator.runtime.tmux import TmuxRuntime
 from tests.support.tmux import wait_until, write_config
 
+# Unwatched: the watchdog the first `up` starts (killed at once, but its first heal tick can beat
+# the kill) must not start them — the second `up` is the one that starts them here.
 TEAM = """
 [[service]]
 name = "quick"
 cmd = ["sleep", "600"]
+watch = "none"
 
 [[service]]
 name = "slow"
 cmd = ["sleep", "600"]
 ready_re = "never shows"
 ready_timeout = 600
+watch = "none"
 
 [[agent]]
 name = "alice"
+watch = "none"
 """
 
 
