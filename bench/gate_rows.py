@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from agent_orchestrator.rehearsal.runner import run_rehearsal
+from agent_orchestrator.rehearsal.runner import RehearsalError, run_rehearsal
 from tests.support.gate_rows import EXAMPLE, ROW_IDS, expected_rows, loop_rows, orchestrator_problems
 
 
@@ -37,7 +37,11 @@ def main() -> int:
     expected = expected_rows()
     runs = []
     for i in range(1, args.runs + 1):
-        result = run_rehearsal(EXAMPLE, timeout=300, progress=lambda _: None)
+        try:
+            result = run_rehearsal(EXAMPLE, timeout=300, progress=lambda _: None)
+        except RehearsalError as exc:  # e.g. the pinned CLI is not installed: says which script installs it
+            print(f"gate_rows: {exc}", file=sys.stderr)
+            return 2
         if not result.ok:
             print(f"run {i}: FAILED — {result.reason}")
             return 1
