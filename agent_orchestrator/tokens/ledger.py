@@ -232,15 +232,21 @@ class Ledger:
                 s.timeline, s.next_start = [], None  # nothing is open: nothing to charge
                 self._changes += 1
         else:
+            kept = [e for e in entries if (s.recorded_phase is None or e[0] >= s.recorded_phase) and (phase_end is None or e[0] < phase_end)]
+            self._last_read = max((e[0] for e in kept), default=None)
             if s.phase is not None and s.phase.phase_id != phase_id:
                 at = phase_started if phase_started is not None and phase_started > s.phase.started else now
-                self.close_phase(now, s.phase.phase_id, at)  # moved on without a close (a phase verb, a crash)
+                # Moved on without a close (a phase verb, a watchdog killed between the advance and
+                # the close): what this poll read is filed first, so the entries stamped before
+                # `at` — the old phase's last replies — are in its record (the rest carry over).
+                if kept:
+                    s.timeline += kept
+                    kept = []
+                self.close_phase(now, s.phase.phase_id, at)
             if s.phase is None:
                 start = next(t for t in (s.next_start, phase_started, now) if t is not None)
                 s.phase, s.next_start = PhaseSpan(phase_id, start), None
                 self._changes += 1
-            kept = [e for e in entries if (s.recorded_phase is None or e[0] >= s.recorded_phase) and (phase_end is None or e[0] < phase_end)]
-            self._last_read = max((e[0] for e in kept), default=None)
             if kept:
                 s.timeline += kept
                 self._changes += 1

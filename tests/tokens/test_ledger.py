@@ -242,6 +242,24 @@ def test_a_phase_moved_without_a_close_ends_where_the_next_began(tmp_path: Path)
     assert outputs(open_buckets(tmp_path / "log")[0]) == {"builder": 4}
 
 
+def test_the_old_phases_last_reply_read_by_the_poll_that_finds_it_moved_on_is_its_own(tmp_path: Path) -> None:
+    """A watchdog killed between the advance (the loop agents restarted into p2 at T0 + 5) and
+    the close: the next watchdog's first poll reads the builder's last p1 reply (stamped T0 + 4)
+    and p2's first reply together — the first is p1's, the second p2's, nothing is dropped."""
+    team = Team(tmp_path)
+    log = tmp_path / "log"
+    ledger = team.ledger(log)
+    team.say("builder", 9, T0 + 1)
+    ledger.poll(T0 + 2, "p1", None)
+    team.say("builder", 2, T0 + 4)  # the last reply of p1, not read before the kill
+    team.say("builder", 5, T0 + 7)  # p2's kickoff reply
+    again = team.ledger(log)
+    again.poll(T0 + 8, "p2", None, phase_started=T0 + 5)
+    [record] = read_ledger(log)
+    assert (record["phase_id"], record["ended"], outputs(record)) == ("p1", T0 + 5, {"builder": 9 + 2})
+    assert outputs(open_buckets(log)[0]) == {"builder": 5}
+
+
 def test_the_last_phase_ends_at_completion(tmp_path: Path) -> None:
     team = Team(tmp_path)
     ledger = team.ledger(tmp_path / "log")

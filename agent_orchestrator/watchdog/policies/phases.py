@@ -122,7 +122,10 @@ def phases(tick: Tick) -> Step:
     ph = replace(ph, done_seen_at=None)
     if ph.index + 1 < len(loop.phases):
         index = ph.index + 1
-        state = replace(state, phase=replace(ph, index=index, started=tick.now))
+        # The next phase starts where the ended one stops for the token ledger (`Tick.phase_end`):
+        # a ledger that finds it moved on without a close (a watchdog killed in between) ends the
+        # old phase at this start, the same boundary.
+        state = replace(state, phase=replace(ph, index=index, started=tick.phase_end))
         new = loop.phases[index].id
         state, starts = restart_loop_agents(tick, state, f"phase {new}")
         return Step(state, (PhaseChange(ended, index, False, f"{ended} done: advancing to {new}"), *starts))

@@ -118,6 +118,7 @@ def test_a_phase_ends_where_the_observation_that_saw_it_done_ended(make_config: 
     else:
         assert [a for a in step.actions if isinstance(a, CloseTokens)] == [
             CloseTokens("p1", reread=True, reason="p1 done: advancing to p2", at=SEEN)]
+        assert step.state.phase.started == SEEN  # a ledger that misses the close ends p1 there too
     # an observer that does not say when it ended: the tick's own time, as before
     step = decide(config, state, replace(seen, observed_at=None), NOW)
     assert (step.state.phase.completed_at if complete else [a.at for a in step.actions if isinstance(a, CloseTokens)]) == \
