@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,15 @@ SHARED_CAPTURES = ROOT.parent / "shared" / "captures"
 # collected last, the two-host rehearsal ran alone at the end of a 15-minute suite.
 _E2E_FIRST = ("test_outbox_rehearsal", "test_chaos", "test_two_hosts", "test_hooks_truth", "test_outbox", "test_examples_b",
               "test_rehearsal", "test_examples_a", "test_budget", "test_faults", "test_first_run", "test_codex")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as in a terminal: a shell starts a background job (`./tests/run.sh &`, a CI runner
+    script) with SIGINT ignored, every process the tests start inherits that, and the tests that
+    press Ctrl-C on a verb (`up`, `status --watch`, `agent-log -f`) would wait for an exit that
+    never comes. A handler in this process is reset to the default in the processes it execs."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
