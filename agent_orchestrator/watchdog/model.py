@@ -215,7 +215,7 @@ class Tick:
         """Where a phase this tick ends stops for the token ledger (epoch seconds): the end of the
         observation that saw it done, so a turn's last reply — stamped before the Stop hook, the
         status file or the screen that showed the turn over — falls inside the phase."""
-        return self.now if self.seen_at is None else max(self.now, self.seen_at)
+        return self.now if self.seen_at is None else self.seen_at  # (`Observation.seen_at`: never before `now`)
 
     def agent_state(self, name: str) -> AgentState:
         """Bookkeeping of agent `name`."""
