@@ -17,7 +17,7 @@ import pytest
 
 from agent_orchestrator.rehearsal.runner import run_rehearsal
 from agent_orchestrator.watchers.ledger import DecisionLedger
-from tests.support.gate_rows import ROW_IDS, expected_rows, loop_rows, orchestrator_problems, rows_problems
+from tests.support.gate_rows import ROW_IDS, expected_rows, loop_rows, orchestrator_problems, orchestrator_replies, rows_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "builder-adversary"
@@ -80,7 +80,8 @@ def test_builder_adversary_reaches_sequence_complete(claude: str, tmp_path: Path
         assert [r["phase_id"] for r in result.tokens] == ROW_IDS
         assert rows_problems(loop_rows(result.tokens), expected_rows()) == []
         assert [r.get("opened_by") in ("transcript", "git") for r in result.tokens if r["gate"]] == [True, True]
-        assert orchestrator_problems(result.tokens, result.events) == []
+        replies = orchestrator_replies(result.sandbox / "run" / "homes" / "orchestrator")
+        assert orchestrator_problems(result.tokens, result.events, replies) == []
         # hooks on (the claude preset): every ping/nudge/wake/probe confirmed by the CLI's own
         # UserPromptSubmit, and the three witnesses never disagreed long enough to be reported
         deliveries = [e for e in result.events if e["action"] in ("ping", "nudge", "wake", "probe")]

@@ -12,11 +12,13 @@ checked against the flags it was given, not against a fixed sum.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from agent_orchestrator.rehearsal.playbook import DEFAULT_USAGE
+from agent_orchestrator.transcripts.records import record_time
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "builder-adversary"
@@ -61,10 +63,30 @@ def loop_rows(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {r["phase_id"]: {a: int(r["agents"].get(a, {}).get("total", 0)) for a in LOOP_AGENTS} for r in records}
 
 
-def orchestrator_problems(records: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
-    """Where the orchestrator's share of a gate row is not one default reply per watcher flag it
-    was given inside that gate (empty when every gate agrees)."""
+def orchestrator_replies(home: Path) -> list[float]:
+    """Epoch times of the orchestrator's replies: the `assistant` records with usage in the Claude
+    Code transcripts under its scratch `home` (2.1.332; one record per message here), oldest first."""
+    times: dict[str, float] = {}
+    for path in (home / ".claude" / "projects").glob("*/*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            msg = rec.get("message") if rec.get("type") == "assistant" else None
+            when = record_time(rec)
+            if isinstance(msg, dict) and msg.get("usage") and when is not None:
+                times.setdefault(str(msg.get("id")), when)
+    return sorted(times.values())
+
+
+def orchestrator_problems(records: list[dict[str, Any]], events: list[dict[str, Any]],
+                          replies: list[float] | None = None) -> list[str]:
+    """Where the orchestrator's share of a gate row is not one default reply per watcher flag
+    (empty when every gate agrees). A flag belongs to the gate it was given in — or, with the
+    orchestrator's reply times (`orchestrator_replies`), to the gate its reply was stamped in: a
+    flag given just before SEQUENCE-COMPLETE is answered after it, in no phase at all (the
+    completion waits for the loop agents' turns, not for persistent agents')."""
     flags = [float(e["ts"]) for e in events if e.get("agent") == "orchestrator" and e.get("action") == "flag"]
+    if replies is not None:
+        flags = [next((t for t in replies if t >= ts), float("inf")) for ts in flags]
     problems = []
     for r in records:
         if not r.get("gate"):
